@@ -1,0 +1,2 @@
+// Public API of "switchyard". Filled in by the Socket.IO layer.
+export {};
