@@ -1,0 +1,203 @@
+// Serves the official browser client bundles (the `serveClient` option) from the installed
+// `socket.io-client` package, the way socket.io does: `<path>/socket.io.js` and its siblings.
+//
+// Each file is read once, on its first request, and kept in memory together with its gzip and
+// brotli encodings (each made once, on the first request that asks for it). Responses carry an
+// ETag (the client version, as socket.io sends it), so browsers revalidate with `If-None-Match`
+// and get a bodiless 304.
+import * as fs from "node:fs";
+import type * as http from "node:http";
+import * as nodePath from "node:path";
+import * as zlib from "node:zlib";
+import debugModule from "debug";
+
+const debug = debugModule("switchyard:serve-client");
+
+/** The bundles socket.io-client 4.x ships in its `dist/` folder. */
+const BUNDLE_NAMES = [
+  "socket.io.js",
+  "socket.io.min.js",
+  "socket.io.esm.min.js",
+  "socket.io.msgpack.min.js",
+] as const;
+
+const JS_TYPE = "application/javascript; charset=utf-8";
+const MAP_TYPE = "application/json";
+const CACHE_CONTROL = "public, max-age=0";
+
+type Encoding = "br" | "gzip" | "identity";
+
+/** One servable file: its bytes, loaded on demand, and the encodings made from them. */
+interface ClientFile {
+  readonly fullPath: string;
+  readonly contentType: string;
+  bytes?: Promise<Buffer>;
+  gzip?: Promise<Buffer>;
+  br?: Promise<Buffer>;
+}
+
+interface ClientDist {
+  readonly dir: string;
+  readonly etag: string;
+  /** File name (e.g. "socket.io.min.js.map") to its cache entry; only files that exist. */
+  readonly files: Map<string, ClientFile>;
+}
+
+let dist: ClientDist | undefined;
+
+/** Finds the client's dist/ folder and the files it holds (once per process). */
+function loadDist(): ClientDist {
+  if (dist !== undefined) return dist;
+  // The package's exports map only exposes package.json and socket.io.js, so resolve the package
+  // root through package.json and list dist/ from there.
+  const pkgFile = require.resolve("socket.io-client/package.json");
+  const pkg = JSON.parse(fs.readFileSync(pkgFile, "utf8")) as { version?: unknown };
+  const version = typeof pkg.version === "string" ? pkg.version : "0.0.0";
+  const dir = nodePath.join(nodePath.dirname(pkgFile), "dist");
+  const files = new Map<string, ClientFile>();
+  for (const bundle of BUNDLE_NAMES) {
+    for (const [name, contentType] of [
+      [bundle, JS_TYPE],
+      [`${bundle}.map`, MAP_TYPE],
+    ] as const) {
+      const fullPath = nodePath.join(dir, name);
+      if (fs.existsSync(fullPath)) files.set(name, { fullPath, contentType });
+    }
+  }
+  debug("client %s bundles in %s: %o", version, dir, [...files.keys()]);
+  dist = { dir, etag: `"${version}"`, files };
+  return dist;
+}
+
+function gzipAsync(input: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    zlib.gzip(input, { level: zlib.constants.Z_BEST_COMPRESSION }, (err, out) =>
+      err ? reject(err) : resolve(out),
+    );
+  });
+}
+
+function brotliAsync(input: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const params = {
+      [zlib.constants.BROTLI_PARAM_MODE]: zlib.constants.BROTLI_MODE_TEXT,
+      [zlib.constants.BROTLI_PARAM_SIZE_HINT]: input.length,
+    };
+    zlib.brotliCompress(input, { params }, (err, out) => (err ? reject(err) : resolve(out)));
+  });
+}
+
+/** The body of `file` in `encoding`, computed on first use and cached (a failure is not cached). */
+function body(file: ClientFile, encoding: Encoding): Promise<Buffer> {
+  if (file.bytes === undefined) {
+    file.bytes = fs.promises.readFile(file.fullPath);
+    file.bytes.catch(() => (file.bytes = undefined));
+  }
+  const bytes = file.bytes;
+  if (encoding === "identity") return bytes;
+  let encoded = file[encoding];
+  if (encoded === undefined) {
+    encoded = bytes.then(encoding === "br" ? brotliAsync : gzipAsync);
+    file[encoding] = encoded;
+    encoded.catch(() => (file[encoding] = undefined));
+  }
+  return encoded;
+}
+
+/**
+ * Picks the response encoding from an Accept-Encoding header: brotli if accepted, else gzip,
+ * else none. A coding with `q=0` is refused; `*` accepts any coding not listed.
+ */
+export function chooseEncoding(header: string | undefined): Encoding {
+  if (!header) return "identity";
+  const accepted = new Map<string, number>();
+  for (const part of header.split(",")) {
+    const [rawName, ...params] = part.split(";");
+    const name = rawName?.trim().toLowerCase();
+    if (!name) continue;
+    let q = 1;
+    for (const param of params) {
+      const [key, value] = param.split("=");
+      if (key?.trim().toLowerCase() === "q" && value !== undefined) {
+        const parsed = Number(value.trim());
+        if (!Number.isNaN(parsed)) q = parsed;
+      }
+    }
+    accepted.set(name, q);
+  }
+  const star = accepted.get("*") ?? 0;
+  const qOf = (name: string): number => accepted.get(name) ?? star;
+  const br = qOf("br");
+  const gzip = Math.max(qOf("gzip"), accepted.get("x-gzip") ?? 0);
+  if (br > 0 && br >= gzip) return "br";
+  if (gzip > 0) return "gzip";
+  return "identity";
+}
+
+/** True when an If-None-Match header (a list, maybe weak, maybe `*`) matches `etag`. */
+function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  for (const raw of header.split(",")) {
+    const tag = raw.trim();
+    if (tag === "*" || tag === etag || tag === `W/${etag}`) return true;
+  }
+  return false;
+}
+
+function fileNameFor(url: string | undefined, prefix: string): string | undefined {
+  if (url === undefined || !url.startsWith(prefix)) return undefined;
+  const query = url.indexOf("?", prefix.length);
+  return query === -1 ? url.slice(prefix.length) : url.slice(prefix.length, query);
+}
+
+/**
+ * Returns a request handler for the client bundles under the Socket.IO `path` (no trailing
+ * slash, e.g. "/socket.io"). The handler answers GET and HEAD requests for
+ * `<path>/socket.io.js`, `socket.io.min.js`, `socket.io.esm.min.js`, `socket.io.msgpack.min.js`
+ * (when the installed client ships it) and their `.map` files, then returns true; for any other
+ * request it writes nothing and returns false, so the caller passes the request on.
+ */
+export function createClientHandler(
+  path: string,
+): (req: http.IncomingMessage, res: http.ServerResponse) => boolean {
+  const prefix = `${path}/`;
+  return function serveClient(req, res) {
+    if (req.method !== "GET" && req.method !== "HEAD") return false;
+    const name = fileNameFor(req.url, prefix);
+    if (name === undefined) return false;
+    const { etag, files } = loadDist();
+    const file = files.get(name);
+    if (file === undefined) return false;
+
+    res.setHeader("Cache-Control", CACHE_CONTROL);
+    res.setHeader("ETag", etag);
+    res.setHeader("Vary", "Accept-Encoding");
+    if (etagMatches(req.headers["if-none-match"], etag)) {
+      debug("%s not modified", name);
+      res.writeHead(304);
+      res.end();
+      return true;
+    }
+
+    const encoding = chooseEncoding(req.headers["accept-encoding"]);
+    body(file, encoding).then(
+      (data) => {
+        if (res.destroyed) return;
+        res.setHeader("Content-Type", file.contentType);
+        res.setHeader("Content-Length", data.length);
+        if (encoding !== "identity") res.setHeader("Content-Encoding", encoding);
+        res.writeHead(200);
+        res.end(req.method === "HEAD" ? undefined : data);
+      },
+      (err: unknown) => {
+        debug("cannot serve %s: %O", name, err);
+        if (res.headersSent || res.destroyed) return;
+        res.removeHeader("ETag");
+        res.removeHeader("Cache-Control");
+        res.writeHead(500, { "Content-Type": "text/plain; charset=utf-8" });
+        res.end(`Cannot read the client bundle ${name}\n`);
+      },
+    );
+    return true;
+  };
+}
