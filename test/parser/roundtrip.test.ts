@@ -9,7 +9,7 @@ import {
   protocol,
   type Packet,
 } from "../../src/parser";
-import { bytes, decodeFrames, roundTrip } from "./support";
+import { bytes, decodeFrames } from "./support";
 
 test("protocol is 5 and packet types have their wire numbers", () => {
   assert.equal(protocol, 5);

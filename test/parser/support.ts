@@ -1,4 +1,4 @@
-import { Decoder, Encoder, type Packet } from "../../src/parser";
+import { Decoder, type Packet } from "../../src/parser";
 
 /** Feeds frames to a fresh decoder and returns every packet it emitted. */
 export function decodeFrames(
@@ -9,10 +9,6 @@ export function decodeFrames(
   decoder.on("decoded", (packet: Packet) => out.push(packet));
   for (const frame of frames) decoder.add(frame);
   return out;
-}
-
-export function roundTrip(packet: Packet): Packet[] {
-  return decodeFrames(new Encoder().encode(packet));
 }
 
 /** The bytes of any binary value, as a Buffer copy. */
