@@ -1,0 +1,152 @@
+// The benchmark application, written once against the socket.io Server API and run unchanged on
+// socket.io 4.8 and on Switchyard. Started by bench/run.mjs in a fresh process per run:
+//
+//   node --expose-gc bench/app.mjs --impl socket.io|switchyard
+//
+// It listens on an ephemeral port and reports it on the IPC channel ({ type: "listening", port })
+// when started with one, and on stdout ("LISTENING <port>") otherwise.
+//
+// The application:
+// - every socket joins the room "all", except the load generator's control socket
+//   (handshake auth { control: true });
+// - `echo` answers its argument through the ack;
+// - `stats` answers { memory: process.memoryUsage(), cpu: process.cpuUsage(), ... }, after a forced
+//   GC when asked ({ gc: true }; needs --expose-gc);
+// - `fanout` ({ on: true, clients, window }) starts or stops a loop broadcasting a ~100-byte JSON
+//   event "tick" to "all" as fast as the receivers keep up: `progress` (the number of ticks the
+//   load generator has received since it turned the loop on, summed over its clients) keeps at most `window` broadcasts in
+//   flight, so that the server's buffers stay bounded and every message counted was delivered.
+import http from "node:http";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+
+function argValue(name, fallback) {
+  const i = process.argv.indexOf(name);
+  if (i !== -1 && i + 1 < process.argv.length) return process.argv[i + 1];
+  return fallback;
+}
+
+const impl = argValue("--impl", process.env.BENCH_IMPL ?? "socket.io");
+
+function loadServerClass(name) {
+  if (name === "socket.io") return require("socket.io").Server;
+  // The package's self-reference: /work/main is the "switchyard" package, built into dist/.
+  if (name === "switchyard") return require("switchyard").Server;
+  throw new Error(`unknown --impl ${name} (expected socket.io or switchyard)`);
+}
+
+const Server = loadServerClass(impl);
+const httpServer = http.createServer();
+const io = new Server(httpServer, {
+  // Generous limits so that the load, not the defaults, decides what happens.
+  pingInterval: 25000,
+  pingTimeout: 20000,
+  serveClient: false,
+});
+
+function stats(opts) {
+  if (opts && opts.gc && typeof globalThis.gc === "function") {
+    globalThis.gc();
+    globalThis.gc();
+  }
+  return {
+    impl,
+    pid: process.pid,
+    memory: process.memoryUsage(),
+    cpu: process.cpuUsage(),
+    hrtime: Number(process.hrtime.bigint()) / 1e3, // µs
+    sockets: io.of("/").sockets.size,
+    broadcasts: fanout.sent,
+  };
+}
+
+// ~100 bytes on the wire once framed: 42["tick",{"seq":123,"t":1700000000000,"pad":"....."}]
+const PAD = "x".repeat(48);
+const fanout = {
+  on: false,
+  sent: 0, // broadcasts emitted since the process started
+  base: 0, // `sent` when the current fan-out started
+  delivered: 0, // messages received by the load generator (sum over clients)
+  clients: 1,
+  window: 50, // broadcasts in flight at most
+  scheduled: false,
+};
+
+function fanoutLoop() {
+  fanout.scheduled = false;
+  if (!fanout.on) return;
+  // Emit until `window` broadcasts are in flight, in bounded batches so the loop yields.
+  let budget = 64;
+  while (
+    budget-- > 0 &&
+    fanout.sent - fanout.base - fanout.delivered / fanout.clients < fanout.window
+  ) {
+    fanout.sent++;
+    io.to("all").emit("tick", { seq: fanout.sent, t: Date.now(), pad: PAD });
+  }
+  scheduleFanout();
+}
+
+function scheduleFanout() {
+  if (fanout.on && !fanout.scheduled) {
+    fanout.scheduled = true;
+    setImmediate(fanoutLoop);
+  }
+}
+
+io.on("connection", (socket) => {
+  const control = Boolean(socket.handshake.auth && socket.handshake.auth.control);
+  if (!control) socket.join("all");
+
+  socket.on("echo", (msg, ack) => {
+    if (typeof ack === "function") ack(msg);
+  });
+
+  socket.on("stats", (opts, ack) => {
+    if (typeof opts === "function") {
+      ack = opts;
+      opts = {};
+    }
+    if (typeof ack === "function") ack(stats(opts));
+  });
+
+  socket.on("fanout", (opts, ack) => {
+    fanout.on = Boolean(opts && opts.on);
+    if (opts && opts.clients > 0) fanout.clients = opts.clients;
+    if (opts && opts.window > 0) fanout.window = opts.window;
+    fanout.base = fanout.sent;
+    fanout.delivered = 0;
+    scheduleFanout();
+    if (typeof ack === "function") ack({ sent: fanout.sent });
+  });
+
+  socket.on("progress", (delivered) => {
+    if (typeof delivered === "number") {
+      fanout.delivered = delivered;
+      scheduleFanout();
+    }
+  });
+});
+
+// The runner may also ask over IPC (it does not use a socket for that, so nothing is perturbed).
+process.on("message", (msg) => {
+  if (msg && msg.type === "stats") process.send({ type: "stats", id: msg.id, stats: stats(msg) });
+});
+
+function shutdown() {
+  fanout.on = false;
+  io.close();
+  httpServer.close();
+  // Do not wait for slow clients: the runner wants a fresh process for the next run.
+  setTimeout(() => process.exit(0), 200).unref();
+}
+process.on("SIGTERM", shutdown);
+process.on("SIGINT", shutdown);
+process.on("disconnect", shutdown);
+
+httpServer.listen(0, "127.0.0.1", () => {
+  const { port } = httpServer.address();
+  if (process.send) process.send({ type: "listening", port, impl, pid: process.pid });
+  else process.stdout.write(`LISTENING ${port}\n`);
+});

@@ -1,0 +1,632 @@
+// The load generator: a cheap client speaking Engine.IO v4 + Socket.IO v5 directly over `ws`
+// (and over plain HTTP for long-polling), so that it costs little per connection and per message
+// and the figures are the server's, not the client's.
+//
+// Started by bench/run.mjs with an IPC channel: it receives one { type: "run", scenario, port,
+// params } message, runs that scenario against the server, replies { type: "result", result }
+// and exits. Standalone (for debugging):
+//
+//   node bench/load.mjs --port 3000 --scenario echo-closed [--duration 3] [--clients 50] ...
+//
+// Every scenario is bounded in time and count and the process ends by itself (a hard deadline
+// kills it if something hangs). Server figures come from the application's `stats` event, asked
+// over a separate "control" socket that does not join the room "all".
+import fs from "node:fs";
+import http from "node:http";
+import { performance } from "node:perf_hooks";
+import { WebSocket } from "ws";
+
+const EIO_PATH = "/socket.io/";
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket client
+
+function wsUrl(port) {
+  return `ws://127.0.0.1:${port}${EIO_PATH}?EIO=4&transport=websocket`;
+}
+
+// Opens an Engine.IO session over WebSocket and connects to the main namespace. Resolves with the
+// `ws` once "40{...}" arrives. Pings ("2") are answered ("3"); every other Socket.IO packet goes
+// to `onPacket(ws, data)` with `data` the raw Buffer.
+function connectSio(port, { auth, onPacket, timeoutMs = 20000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(wsUrl(port), { perMessageDeflate: false });
+    let connected = false;
+    const timer = setTimeout(() => {
+      if (!connected) {
+        ws.terminate();
+        reject(new Error("timed out connecting"));
+      }
+    }, timeoutMs);
+    ws.on("message", (data) => {
+      const c0 = data[0];
+      if (c0 === 0x32 /* "2" ping */) {
+        ws.send("3");
+        return;
+      }
+      if (c0 === 0x34 /* "4" message */) {
+        if (!connected) {
+          if (data[1] === 0x30 /* "0" connect */) {
+            connected = true;
+            clearTimeout(timer);
+            resolve(ws);
+          } else if (data[1] === 0x34 /* "4" connect_error */) {
+            clearTimeout(timer);
+            ws.terminate();
+            reject(new Error(`connect_error ${data.toString()}`));
+          }
+          return;
+        }
+        if (onPacket) onPacket(ws, data);
+        return;
+      }
+      if (c0 === 0x30 /* "0" open */) {
+        ws.send(auth ? `40${JSON.stringify(auth)}` : "40");
+      }
+    });
+    ws.on("error", (err) => {
+      if (!connected) {
+        clearTimeout(timer);
+        reject(err);
+      }
+    });
+    ws.on("close", () => {
+      if (!connected) {
+        clearTimeout(timer);
+        reject(new Error("closed before connecting"));
+      }
+    });
+  });
+}
+
+// Parses "43<id>[...]" (a Buffer): returns the id, and the payload's JSON text.
+function parseAck(data) {
+  let i = 2;
+  let id = 0;
+  while (i < data.length && data[i] >= 0x30 && data[i] <= 0x39) {
+    id = id * 10 + (data[i] - 0x30);
+    i++;
+  }
+  return { id, rest: i };
+}
+
+// The control socket: asks the server for `stats` and drives the fan-out loop.
+async function controlSocket(port) {
+  const pending = new Map();
+  let nextId = 0;
+  const ws = await connectSio(port, {
+    auth: { control: true },
+    onPacket(_ws, data) {
+      if (data[1] !== 0x33 /* "3" ack */) return;
+      const { id, rest } = parseAck(data);
+      const cb = pending.get(id);
+      if (cb) {
+        pending.delete(id);
+        cb(JSON.parse(data.toString("utf8", rest)));
+      }
+    },
+  });
+  function call(event, arg) {
+    return new Promise((resolve, reject) => {
+      const id = nextId++;
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(new Error(`no answer to ${event}`));
+      }, 30000);
+      pending.set(id, (args) => {
+        clearTimeout(timer);
+        resolve(args[0]);
+      });
+      ws.send(`42${id}${JSON.stringify([event, arg])}`);
+    });
+  }
+  return {
+    ws,
+    stats: (gc = false) => call("stats", { gc }),
+    call,
+    emit: (event, arg) => ws.send(`42${JSON.stringify([event, arg])}`),
+    close: () => ws.terminate(),
+  };
+}
+
+async function openMany(n, concurrency, factory) {
+  const out = new Array(n);
+  let next = 0;
+  let errors = 0;
+  let firstError;
+  async function worker() {
+    while (next < n) {
+      const i = next++;
+      try {
+        out[i] = await factory(i);
+      } catch (err) {
+        errors++;
+        firstError ??= err;
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
+  if (errors > 0) {
+    throw new Error(`${errors} of ${n} connections failed: ${firstError && firstError.message}`);
+  }
+  return out;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Busy and total jiffies per CPU from /proc/stat (Linux; null elsewhere).
+function cpuTimes() {
+  try {
+    const out = [];
+    for (const line of fs.readFileSync("/proc/stat", "utf8").split("\n")) {
+      const m = /^cpu(\d+)\s+(.*)$/.exec(line);
+      if (!m) continue;
+      const f = m[2].split(/\s+/).map(Number);
+      const idle = (f[3] ?? 0) + (f[4] ?? 0); // idle + iowait
+      const total = f.slice(0, 8).reduce((a, b) => a + b, 0); // without guest (counted in user)
+      out[Number(m[1])] = { busy: total - idle, total };
+    }
+    return out;
+  } catch {
+    return null;
+  }
+}
+
+// Starts a measured window: our CPU time and the machine's per-CPU times.
+function windowStart() {
+  return { cpu: process.cpuUsage(), times: cpuTimes() };
+}
+
+// The server's CPU time (µs) and our own over a window, from two `stats` answers; with pinning,
+// how busy the two pinned CPUs were in all, so that the share other processes took (noise from
+// the rest of the machine) shows next to each figure.
+function windowFigures(s0, s1, wallMs, w0, p) {
+  const serverCpuUs = s1.cpu.user + s1.cpu.system - (s0.cpu.user + s0.cpu.system);
+  const load1 = process.cpuUsage(w0.cpu);
+  const serverCpuPct = (100 * serverCpuUs) / (wallMs * 1000);
+  const loadCpuPct = (100 * (load1.user + load1.system)) / (wallMs * 1000);
+  const out = {
+    wallMs,
+    serverCpuUs,
+    serverCpuPct,
+    loadCpuPct,
+    serverRss: s1.memory.rss,
+    serverHeapUsed: s1.memory.heapUsed,
+  };
+  const t1 = cpuTimes();
+  const busyPct = (i) => {
+    const a = w0.times && w0.times[i];
+    const b = t1 && t1[i];
+    if (!a || !b || b.total === a.total) return null;
+    return (100 * (b.busy - a.busy)) / (b.total - a.total);
+  };
+  if (p.serverCpu != null) {
+    const b = busyPct(p.serverCpu);
+    if (b != null) out.otherOnServerCpuPct = Math.max(0, b - serverCpuPct);
+  }
+  if (p.loadCpu != null) {
+    const b = busyPct(p.loadCpu);
+    if (b != null) out.otherOnLoadCpuPct = Math.max(0, b - loadCpuPct);
+  }
+  return out;
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return null;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+
+function latencySummary(samples, n) {
+  const s = Float64Array.from(samples.subarray(0, n)).sort();
+  return { p50Ms: percentile(s, 50), p99Ms: percentile(s, 99), maxMs: n ? s[n - 1] : null };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+// Idle connections: heap and RSS per connection (after a forced GC), connections/s during ramp-up.
+async function idle(port, p) {
+  const ctl = await controlSocket(port);
+  await sleep(300);
+  const s0 = await ctl.stats(true);
+  const t0 = performance.now();
+  const sockets = await openMany(p.count, p.concurrency, () => connectSio(port));
+  const rampMs = performance.now() - t0;
+  const sRamp = await ctl.stats(false);
+  await sleep(p.settleMs);
+  const s1 = await ctl.stats(true);
+  const n = p.count;
+  const result = {
+    connections: n,
+    serverSockets: s1.sockets,
+    rampMs,
+    connectionsPerSec: (n * 1000) / rampMs,
+    cpuUsPerConnection: (sRamp.cpu.user + sRamp.cpu.system - (s0.cpu.user + s0.cpu.system)) / n,
+    heapPerConnection: (s1.memory.heapUsed - s0.memory.heapUsed) / n,
+    rssPerConnection: (s1.memory.rss - s0.memory.rss) / n,
+    externalPerConnection: (s1.memory.external - s0.memory.external) / n,
+    before: s0.memory,
+    after: s1.memory,
+  };
+  for (const ws of sockets) ws.terminate();
+  ctl.close();
+  return result;
+}
+
+// Fan-out: `clients` sockets in "all"; the server broadcasts ~100-byte "tick" events as fast as
+// they are received. Delivered messages/s and server CPU per delivered message.
+async function fanout(port, p) {
+  let delivered = 0;
+  const onPacket = (_ws, data) => {
+    if (data[1] === 0x32 /* "2" event */) delivered++;
+  };
+  const ctl = await controlSocket(port);
+  const sockets = await openMany(p.clients, p.concurrency, () => connectSio(port, { onPacket }));
+  await ctl.call("fanout", { on: true, clients: p.clients, window: p.window });
+  const progress = setInterval(() => ctl.emit("progress", delivered), 5);
+  await sleep(p.warmupMs);
+  const s0 = await ctl.stats();
+  const l0 = windowStart();
+  const d0 = delivered;
+  const t0 = performance.now();
+  await sleep(p.durationMs);
+  const s1 = await ctl.stats();
+  const d1 = delivered;
+  const wallMs = performance.now() - t0;
+  const w = windowFigures(s0, s1, wallMs, l0, p);
+  clearInterval(progress);
+  await ctl.call("fanout", { on: false });
+  const messages = d1 - d0;
+  const result = {
+    clients: p.clients,
+    messages,
+    messagesPerSec: (messages * 1000) / wallMs,
+    broadcastsPerSec: ((s1.broadcasts - s0.broadcasts) * 1000) / wallMs,
+    cpuUsPerMessage: w.serverCpuUs / messages,
+    ...w,
+  };
+  for (const ws of sockets) ws.terminate();
+  ctl.close();
+  return result;
+}
+
+// Echo with ack. Open loop at a fixed rate (p.rate > 0) or closed loop (each client keeps one
+// echo outstanding). Latency from the send to the ack; server CPU per echo.
+async function echo(port, p) {
+  const payload = JSON.stringify("hello from the load generator, 48 bytes of text");
+  const maxSamples = 2_000_000;
+  const samples = new Float64Array(maxSamples);
+  let nSamples = 0;
+  let measuring = false;
+  let acked = 0;
+  let outstanding = 0;
+  let running = true;
+  const clients = [];
+
+  function send(c) {
+    const id = c.nextId++;
+    c.pending.set(id, performance.now());
+    outstanding++;
+    c.ws.send(`42${id}["echo",${payload}]`);
+  }
+
+  function onAck(c, data) {
+    const { id } = parseAck(data);
+    const t = c.pending.get(id);
+    if (t === undefined) return;
+    c.pending.delete(id);
+    outstanding--;
+    acked++;
+    if (measuring && nSamples < maxSamples) samples[nSamples++] = performance.now() - t;
+    if (p.rate === 0 && running) send(c);
+  }
+
+  const ctl = await controlSocket(port);
+  await openMany(p.clients, p.concurrency, async (i) => {
+    const c = { ws: null, nextId: 0, pending: new Map() };
+    clients[i] = c;
+    c.ws = await connectSio(port, {
+      onPacket(_ws, data) {
+        if (data[1] === 0x33 /* "3" ack */) onAck(c, data);
+      },
+    });
+  });
+
+  let pacer = null;
+  let shed = 0;
+  if (p.rate > 0) {
+    // Open loop: every millisecond, send what the schedule says is due, round-robin over the
+    // clients; refuse to pile up more than `maxOutstanding` (counted as shed, reported).
+    const start = performance.now();
+    let due = 0;
+    let rr = 0;
+    pacer = setInterval(() => {
+      const target = Math.floor(((performance.now() - start) * p.rate) / 1000);
+      while (due < target) {
+        due++;
+        if (outstanding >= p.maxOutstanding) {
+          shed++;
+          continue;
+        }
+        send(clients[rr]);
+        rr = (rr + 1) % clients.length;
+      }
+    }, 1);
+  } else {
+    for (const c of clients) send(c);
+  }
+
+  await sleep(p.warmupMs);
+  const s0 = await ctl.stats();
+  const l0 = windowStart();
+  const a0 = acked;
+  const shed0 = shed;
+  measuring = true;
+  const t0 = performance.now();
+  await sleep(p.durationMs);
+  const s1 = await ctl.stats();
+  measuring = false;
+  const a1 = acked;
+  const wallMs = performance.now() - t0;
+  const w = windowFigures(s0, s1, wallMs, l0, p);
+  running = false;
+  if (pacer) clearInterval(pacer);
+  const echoes = a1 - a0;
+  const result = {
+    mode: p.rate > 0 ? "rate" : "closed",
+    clients: p.clients,
+    targetRate: p.rate,
+    echoes,
+    echoesPerSec: (echoes * 1000) / wallMs,
+    shed: shed - shed0,
+    cpuUsPerEcho: w.serverCpuUs / echoes,
+    ...latencySummary(samples, nSamples),
+    ...w,
+  };
+  // Let what is in flight drain (bounded), then leave.
+  const drainUntil = performance.now() + 2000;
+  while (outstanding > 0 && performance.now() < drainUntil) await sleep(20);
+  for (const c of clients) c.ws.terminate();
+  ctl.close();
+  return result;
+}
+
+// Handshakes: `concurrency` loops, each opening a WebSocket session, connecting to "/" (joining
+// "all"), disconnecting ("41") and closing, then again. Open+close per second, CPU per handshake.
+async function handshakes(port, p) {
+  const ctl = await controlSocket(port);
+  let running = true;
+  let done = 0;
+  let errors = 0;
+  async function loop() {
+    while (running) {
+      try {
+        const ws = await connectSio(port);
+        await new Promise((resolve) => {
+          ws.once("close", resolve);
+          ws.send("41");
+          ws.close();
+        });
+        done++;
+      } catch {
+        errors++;
+        await sleep(10);
+      }
+    }
+  }
+  const loops = Array.from({ length: p.concurrency }, loop);
+  await sleep(p.warmupMs);
+  const s0 = await ctl.stats();
+  const l0 = windowStart();
+  const d0 = done;
+  const e0 = errors;
+  const t0 = performance.now();
+  await sleep(p.durationMs);
+  const s1 = await ctl.stats();
+  const d1 = done;
+  const wallMs = performance.now() - t0;
+  const w = windowFigures(s0, s1, wallMs, l0, p);
+  running = false;
+  await Promise.race([Promise.all(loops), sleep(5000)]);
+  ctl.close();
+  const n = d1 - d0;
+  return {
+    concurrency: p.concurrency,
+    handshakes: n,
+    handshakesPerSec: (n * 1000) / wallMs,
+    errors: errors - e0,
+    cpuUsPerHandshake: w.serverCpuUs / n,
+    ...w,
+  };
+}
+
+// HTTP long-polling: `clients` sessions, each keeping one GET pending and POSTing an echo with
+// ack once the previous ack came back on the GET. A round trip = one POST + one GET.
+async function polling(port, p) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: p.clients * 2 + 4 });
+  const payload = JSON.stringify("hello from the load generator, 48 bytes of text");
+  let running = true;
+  let measuring = false;
+  let trips = 0;
+  let errors = 0;
+  const samples = new Float64Array(2_000_000);
+  let nSamples = 0;
+
+  function request(method, sid, body) {
+    return new Promise((resolve, reject) => {
+      const path = `${EIO_PATH}?EIO=4&transport=polling${sid ? `&sid=${sid}` : ""}`;
+      const req = http.request(
+        {
+          host: "127.0.0.1",
+          port,
+          method,
+          path,
+          agent,
+          headers: body ? { "content-type": "text/plain;charset=UTF-8" } : {},
+        },
+        (res) => {
+          const chunks = [];
+          res.on("data", (c) => chunks.push(c));
+          res.on("end", () => {
+            const text = Buffer.concat(chunks).toString();
+            if (res.statusCode !== 200) reject(new Error(`HTTP ${res.statusCode}: ${text}`));
+            else resolve(text);
+          });
+          res.on("error", reject);
+        },
+      );
+      req.on("error", reject);
+      req.end(body);
+    });
+  }
+
+  async function session() {
+    const open = await request("GET", null);
+    if (open[0] !== "0") throw new Error(`unexpected open packet ${open}`);
+    const sid = JSON.parse(open.slice(1)).sid;
+    await request("POST", sid, "40");
+    // POSTs are serialized (the server refuses overlapping ones); queued bodies go together.
+    let posting = false;
+    const queue = [];
+    function post(packet) {
+      queue.push(packet);
+      if (posting) return;
+      posting = true;
+      (async () => {
+        while (queue.length > 0) {
+          const body = queue.splice(0).join("\x1e");
+          await request("POST", sid, body);
+        }
+        posting = false;
+      })().catch(() => {
+        errors++;
+        posting = false;
+      });
+    }
+    let nextId = 0;
+    let sentAt = 0;
+    let connected = false;
+    const sendEcho = () => {
+      sentAt = performance.now();
+      post(`42${nextId++}["echo",${payload}]`);
+    };
+    while (running) {
+      const text = await request("GET", sid);
+      for (const packet of text.split("\x1e")) {
+        if (packet === "2") post("3");
+        else if (packet.startsWith("40")) {
+          connected = true;
+          sendEcho();
+        } else if (packet.startsWith("43")) {
+          trips++;
+          if (measuring) samples[nSamples++] = performance.now() - sentAt;
+          if (running) sendEcho();
+        } else if (packet === "1") return;
+      }
+      if (!connected) throw new Error("no connect packet");
+    }
+    // Leave the session: the server closes it on "1".
+    post("1");
+  }
+
+  const ctl = await controlSocket(port);
+  const sessions = Array.from({ length: p.clients }, () =>
+    session().catch(() => {
+      errors++;
+    }),
+  );
+  await sleep(p.warmupMs);
+  const s0 = await ctl.stats();
+  const l0 = windowStart();
+  const r0 = trips;
+  const e0 = errors;
+  measuring = true;
+  const t0 = performance.now();
+  await sleep(p.durationMs);
+  const s1 = await ctl.stats();
+  measuring = false;
+  const r1 = trips;
+  const wallMs = performance.now() - t0;
+  const w = windowFigures(s0, s1, wallMs, l0, p);
+  running = false;
+  await Promise.race([Promise.all(sessions), sleep(3000)]);
+  agent.destroy();
+  ctl.close();
+  const n = r1 - r0;
+  return {
+    clients: p.clients,
+    roundTrips: n,
+    roundTripsPerSec: (n * 1000) / wallMs,
+    errors: errors - e0,
+    cpuUsPerRoundTrip: w.serverCpuUs / n,
+    ...latencySummary(samples, nSamples),
+    ...w,
+  };
+}
+
+export const SCENARIOS = {
+  idle,
+  fanout,
+  "echo-rate": echo,
+  "echo-closed": echo,
+  handshakes,
+  polling,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Process entry
+
+async function runOne(msg) {
+  const deadline = setTimeout(() => {
+    const error = `load generator deadline (${msg.params.deadlineMs} ms) passed`;
+    if (process.send) process.send({ type: "result", error }, () => process.exit(2));
+    else {
+      console.error(error);
+      process.exit(2);
+    }
+  }, msg.params.deadlineMs ?? 120000);
+  deadline.unref();
+  const fn = SCENARIOS[msg.scenario];
+  if (!fn) throw new Error(`unknown scenario ${msg.scenario}`);
+  return fn(msg.port, msg.params);
+}
+
+function finish(reply) {
+  if (process.send) process.send(reply, () => process.exit(reply.error ? 1 : 0));
+  else {
+    console.log(JSON.stringify(reply, null, 2));
+    process.exit(reply.error ? 1 : 0);
+  }
+}
+
+function cliArg(name) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? undefined : process.argv[i + 1];
+}
+
+if (process.send) {
+  process.once("message", (msg) => {
+    runOne(msg).then(
+      (result) => finish({ type: "result", result }),
+      (err) => finish({ type: "result", error: String((err && err.stack) || err) }),
+    );
+  });
+} else if (cliArg("port")) {
+  const num = (name, dflt) => (cliArg(name) !== undefined ? Number(cliArg(name)) : dflt);
+  const params = {
+    count: num("count", 1000),
+    concurrency: num("concurrency", 50),
+    clients: num("clients", 50),
+    rate: num("rate", cliArg("scenario") === "echo-rate" ? 20000 : 0),
+    maxOutstanding: num("max-outstanding", 20000),
+    window: num("window", 50),
+    warmupMs: num("warmup", 1) * 1000,
+    durationMs: num("duration", 3) * 1000,
+    settleMs: num("settle", 1) * 1000,
+  };
+  runOne({ scenario: cliArg("scenario"), port: Number(cliArg("port")), params }).then(
+    (result) => finish({ type: "result", result }),
+    (err) => finish({ type: "result", error: String((err && err.stack) || err) }),
+  );
+}

@@ -1,0 +1,552 @@
+// The benchmark runner (`npm run bench`): every scenario on socket.io 4.8 and on Switchyard, each
+// run in a fresh server process and a fresh load-generator process, the two implementations
+// interleaved, N repetitions; medians and min-max; a table on stdout, a JSON record in
+// bench/results/ and the chart bench/chart.svg.
+//
+//   node bench/run.mjs [--quick] [--reps N] [--only idle-10k,fanout,...]
+//                      [--baseline socket.io] [--candidate switchyard] [--no-pin]
+//                      [--profile] [--no-chart] [--out FILE]
+//
+// --candidate socket.io runs an A/A comparison (socket.io against itself), which shows how much
+// of a ratio is noise on this machine. --profile starts the servers with --cpu-prof and leaves
+// the profiles in bench/results/profiles/.
+import { spawn, execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { writeChart } from "./chart.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "..");
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+const argv = process.argv.slice(2);
+const flag = (name) => argv.includes(`--${name}`);
+function opt(name, dflt) {
+  const i = argv.indexOf(`--${name}`);
+  return i !== -1 && i + 1 < argv.length ? argv[i + 1] : dflt;
+}
+const quick = flag("quick");
+const options = {
+  quick,
+  reps: Number(opt("reps", quick ? 1 : 3)),
+  baseline: opt("baseline", "socket.io"),
+  candidate: opt("candidate", process.env.BENCH_CANDIDATE ?? "switchyard"),
+  only: opt("only", null),
+  pin: !flag("no-pin"),
+  profile: flag("profile"),
+  chart: !flag("no-chart"),
+  out: opt("out", null),
+};
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios, figures and targets (targets: issue 6, ratios to socket.io, lower is better)
+
+const W = quick ? { warmupMs: 1000, durationMs: 2000 } : { warmupMs: 2000, durationMs: 5000 };
+
+const SCENARIOS = [
+  {
+    name: "idle-2k",
+    load: "idle",
+    params: { count: 2000, concurrency: 50, settleMs: 1000 },
+    figures: [
+      { key: "heapPerConnection", label: "JS heap per connection", unit: "B" },
+      { key: "rssPerConnection", label: "RSS per connection", unit: "B" },
+      { key: "cpuUsPerConnection", label: "server CPU per connect", unit: "µs" },
+      { key: "connectionsPerSec", label: "connections/s (ramp-up)", unit: "/s", higher: true },
+    ],
+  },
+  {
+    name: "idle-10k",
+    load: "idle",
+    params: { count: 10000, concurrency: 50, settleMs: 1500 },
+    figures: [
+      { key: "heapPerConnection", label: "JS heap per connection", unit: "B", target: 0.4 },
+      { key: "rssPerConnection", label: "RSS per connection", unit: "B", target: 0.6 },
+      { key: "cpuUsPerConnection", label: "server CPU per connect", unit: "µs" },
+      { key: "connectionsPerSec", label: "connections/s (ramp-up)", unit: "/s", higher: true },
+    ],
+  },
+  {
+    name: "fanout",
+    load: "fanout",
+    params: { clients: 1000, concurrency: 50, window: 50, ...W },
+    figures: [
+      { key: "cpuUsPerMessage", label: "server CPU per delivered msg", unit: "µs", target: 0.5 },
+      { key: "messagesPerSec", label: "delivered msgs/s", unit: "/s", higher: true },
+    ],
+  },
+  {
+    name: "echo-20k",
+    load: "echo-rate",
+    params: { clients: 100, concurrency: 50, rate: 20000, maxOutstanding: 20000, ...W },
+    figures: [
+      { key: "cpuUsPerEcho", label: "server CPU per echo", unit: "µs", target: 0.75 },
+      { key: "echoesPerSec", label: "echoes/s achieved", unit: "/s", higher: true },
+      { key: "p50Ms", label: "latency p50", unit: "ms" },
+      { key: "p99Ms", label: "latency p99", unit: "ms" },
+    ],
+  },
+  {
+    name: "echo-closed",
+    load: "echo-closed",
+    params: { clients: 100, concurrency: 50, rate: 0, ...W },
+    figures: [
+      { key: "cpuUsPerEcho", label: "server CPU per echo", unit: "µs" },
+      { key: "echoesPerSec", label: "echoes/s", unit: "/s", higher: true },
+      { key: "p50Ms", label: "latency p50", unit: "ms" },
+      { key: "p99Ms", label: "latency p99", unit: "ms" },
+    ],
+  },
+  {
+    name: "handshakes",
+    load: "handshakes",
+    params: { concurrency: 50, ...W },
+    figures: [
+      { key: "cpuUsPerHandshake", label: "server CPU per open+close", unit: "µs", target: 0.75 },
+      { key: "handshakesPerSec", label: "open+close/s", unit: "/s", higher: true },
+    ],
+  },
+  {
+    name: "polling",
+    load: "polling",
+    params: { clients: 50, ...W },
+    figures: [
+      { key: "cpuUsPerRoundTrip", label: "server CPU per round trip", unit: "µs", target: 0.75 },
+      { key: "roundTripsPerSec", label: "round trips/s", unit: "/s", higher: true },
+      { key: "p50Ms", label: "latency p50", unit: "ms" },
+    ],
+  },
+];
+
+const selected = options.only
+  ? SCENARIOS.filter((s) => options.only.split(",").includes(s.name))
+  : SCENARIOS;
+if (selected.length === 0) {
+  console.error(`--only matched nothing; scenarios: ${SCENARIOS.map((s) => s.name).join(", ")}`);
+  process.exit(2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Machine and versions
+
+function readVersion(pkgDir) {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(pkgDir, "package.json"), "utf8")).version;
+  } catch {
+    return null;
+  }
+}
+
+function gitCommit() {
+  try {
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], {
+      cwd: root,
+      encoding: "utf8",
+    }).trim();
+  } catch {
+    return null;
+  }
+}
+
+function machineInfo() {
+  let cpuModel = os.cpus()[0]?.model ?? "unknown";
+  try {
+    const m = /^model name\s*:\s*(.*)$/m.exec(fs.readFileSync("/proc/cpuinfo", "utf8"));
+    if (m) cpuModel = m[1].trim();
+  } catch {
+    // not Linux: os.cpus() it is
+  }
+  let nproc = os.availableParallelism ? os.availableParallelism() : os.cpus().length;
+  try {
+    nproc = Number(execFileSync("nproc", { encoding: "utf8" }).trim()) || nproc;
+  } catch {
+    // keep os's figure
+  }
+  return {
+    nproc,
+    cpuModel,
+    memTotalMB: Math.round(os.totalmem() / 2 ** 20),
+    kernel: `${os.type()} ${os.release()}`,
+    loadavgAtStart: os.loadavg(),
+  };
+}
+
+const machine = machineInfo();
+const versions = {
+  node: process.version,
+  "socket.io": readVersion(path.join(root, "node_modules/socket.io")),
+  "engine.io": readVersion(path.join(root, "node_modules/engine.io")),
+  ws: readVersion(path.join(root, "node_modules/ws")),
+  switchyard: `${readVersion(root)}${gitCommit() ? ` (${gitCommit()})` : ""}`,
+};
+
+function hasTaskset() {
+  try {
+    execFileSync("taskset", ["-V"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const pin = options.pin && machine.nproc >= 2 && hasTaskset();
+const SERVER_CPU = "0";
+const LOAD_CPU = "1";
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+// Spawns `node args...` with the open-files limit raised to the hard limit, pinned to `cpu` when
+// pinning, with an IPC channel (bash and taskset exec, so the pid is node's).
+function spawnNode(nodeArgs, cpu) {
+  const cmd = pin
+    ? ["taskset", "-c", cpu, process.execPath, ...nodeArgs]
+    : [process.execPath, ...nodeArgs];
+  const child = spawn(
+    "bash",
+    ["-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', "bash", ...cmd],
+    {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe", "ipc"],
+      env: { ...process.env, DEBUG: "" },
+    },
+  );
+  child.output = "";
+  const keep = (d) => {
+    child.output = (child.output + d.toString()).slice(-4000);
+  };
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
+  child.exited = new Promise((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
+  return child;
+}
+
+function waitMessage(child, type, timeoutMs, what) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`${what}: no "${type}" message within ${timeoutMs} ms\n${child.output}`));
+    }, timeoutMs);
+    const onMessage = (msg) => {
+      if (msg && msg.type === type) {
+        cleanup();
+        resolve(msg);
+      }
+    };
+    const onExit = (code, signal) => {
+      cleanup();
+      reject(new Error(`${what} exited (${code ?? signal}) before "${type}"\n${child.output}`));
+    };
+    function cleanup() {
+      clearTimeout(timer);
+      child.off("message", onMessage);
+      child.off("exit", onExit);
+    }
+    child.on("message", onMessage);
+    child.on("exit", onExit);
+  });
+}
+
+async function stop(child, graceMs = 3000) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  const t = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await child.exited;
+  clearTimeout(t);
+}
+
+async function runOnce(scenario, impl, rep) {
+  const serverArgs = ["--expose-gc"];
+  if (options.profile) {
+    const dir = path.join(here, "results", "profiles");
+    fs.mkdirSync(dir, { recursive: true });
+    serverArgs.push(
+      "--cpu-prof",
+      "--cpu-prof-dir",
+      dir,
+      "--cpu-prof-name",
+      `${scenario.name}-${impl}-${rep}.cpuprofile`,
+    );
+  }
+  serverArgs.push(path.join(here, "app.mjs"), "--impl", impl);
+  const server = spawnNode(serverArgs, SERVER_CPU);
+  let load = null;
+  try {
+    const { port, pid } = await waitMessage(server, "listening", 20000, `${impl} server`);
+    load = spawnNode([path.join(here, "load.mjs")], LOAD_CPU);
+    const deadlineMs = 90000;
+    load.send({
+      type: "run",
+      scenario: scenario.load,
+      port,
+      params: {
+        ...scenario.params,
+        deadlineMs,
+        serverCpu: pin ? Number(SERVER_CPU) : null,
+        loadCpu: pin ? Number(LOAD_CPU) : null,
+      },
+    });
+    const reply = await waitMessage(load, "result", deadlineMs + 10000, "load generator");
+    if (reply.error) throw new Error(reply.error);
+    return { scenario: scenario.name, impl, rep, serverPid: pid, result: reply.result };
+  } catch (err) {
+    return { scenario: scenario.name, impl, rep, error: String(err.message ?? err) };
+  } finally {
+    if (load) await stop(load);
+    await stop(server, options.profile ? 10000 : 3000);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics and output
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return null;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function summarize(runs) {
+  const rows = [];
+  for (const sc of selected) {
+    for (const fig of sc.figures) {
+      const vals = (impl) =>
+        runs
+          .filter((r) => r.scenario === sc.name && r.impl === impl && r.result)
+          .map((r) => ({ rep: r.rep, v: r.result[fig.key] }))
+          .filter((x) => typeof x.v === "number" && Number.isFinite(x.v));
+      const b = vals(options.baseline);
+      const cc = vals(labelC);
+      const stat = (xs) =>
+        xs.length
+          ? {
+              median: median(xs.map((x) => x.v)),
+              min: Math.min(...xs.map((x) => x.v)),
+              max: Math.max(...xs.map((x) => x.v)),
+              n: xs.length,
+            }
+          : null;
+      const sb = stat(b);
+      const sc2 = stat(cc);
+      const ratio = sb && sc2 && sb.median !== 0 ? sc2.median / sb.median : null;
+      const paired = [];
+      for (const x of cc) {
+        const y = b.find((z) => z.rep === x.rep);
+        if (y && y.v !== 0) paired.push(x.v / y.v);
+      }
+      rows.push({
+        scenario: sc.name,
+        figure: fig.key,
+        label: fig.label,
+        unit: fig.unit,
+        higherIsBetter: Boolean(fig.higher),
+        target: fig.target ?? null,
+        baseline: sb,
+        candidate: sc2,
+        ratio,
+        ratioMin: paired.length ? Math.min(...paired) : null,
+        ratioMax: paired.length ? Math.max(...paired) : null,
+        met: fig.target != null && ratio != null ? ratio <= fig.target : null,
+      });
+    }
+  }
+  return rows;
+}
+
+function fmt(v, unit) {
+  if (v == null) return "-";
+  if (unit === "B") return v >= 1024 ? `${(v / 1024).toFixed(1)}k` : v.toFixed(0);
+  if (unit === "/s")
+    return v >= 10000
+      ? `${(v / 1000).toFixed(0)}k`
+      : v >= 1000
+        ? `${(v / 1000).toFixed(1)}k`
+        : v.toFixed(0);
+  if (unit === "ms") return v < 10 ? v.toFixed(2) : v.toFixed(1);
+  return v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0);
+}
+
+function cell(s, unit) {
+  if (!s) return "n/a";
+  if (s.n === 1) return fmt(s.median, unit);
+  return `${fmt(s.median, unit)} [${fmt(s.min, unit)}-${fmt(s.max, unit)}]`;
+}
+
+function printTable(rows) {
+  const head = ["scenario", "figure", "unit", options.baseline, labelC, "ratio", "target", ""];
+  const body = rows.map((r) => [
+    r.scenario,
+    r.label,
+    r.unit,
+    cell(r.baseline, r.unit),
+    cell(r.candidate, r.unit),
+    r.ratio == null
+      ? "-"
+      : r.ratioMin != null && r.candidate.n > 1
+        ? `${r.ratio.toFixed(2)} [${r.ratioMin.toFixed(2)}-${r.ratioMax.toFixed(2)}]`
+        : r.ratio.toFixed(2),
+    r.target != null ? `<= ${r.target}` : r.higherIsBetter ? "(higher=better)" : "",
+    r.met == null ? "" : r.met ? "met" : "NOT MET",
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cols) =>
+    cols
+      .map((c, i) => c.padEnd(widths[i]))
+      .join("  ")
+      .trimEnd();
+  console.log(line(head));
+  console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  let last = null;
+  for (const b of body) {
+    console.log(line(b[0] === last ? ["", ...b.slice(1)] : b));
+    last = b[0];
+  }
+}
+
+// Server and load-generator CPU use during each measured window, to tell which side saturated.
+function printSaturation(runs) {
+  const lines = [];
+  for (const sc of selected) {
+    for (const impl of implsInOrder) {
+      const rs = runs.filter((r) => r.scenario === sc.name && r.impl === impl && r.result);
+      if (!rs.length || rs[0].result.serverCpuPct == null) continue;
+      const s = median(rs.map((r) => r.result.serverCpuPct));
+      const l = median(rs.map((r) => r.result.loadCpuPct));
+      const pct = (x) => `${x.toFixed(0).padStart(3)}%`;
+      let other = "";
+      if (rs.every((r) => r.result.otherOnServerCpuPct != null)) {
+        const os_ = Math.max(...rs.map((r) => r.result.otherOnServerCpuPct));
+        const ol = Math.max(...rs.map((r) => r.result.otherOnLoadCpuPct));
+        other = `   other processes on them (max): ${pct(os_)} / ${pct(ol)}${Math.max(os_, ol) > 15 ? "  (noisy)" : ""}`;
+      }
+      lines.push(
+        `  ${sc.name.padEnd(12)} ${impl.padEnd(12)} server ${pct(s)}  load generator ${pct(l)}${other}`,
+      );
+    }
+  }
+  if (lines.length) {
+    console.log("\nCPU use during the measured windows (100% = one core saturated):");
+    for (const l of lines) console.log(l);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+const labelC =
+  options.candidate === options.baseline ? `${options.candidate}#2` : options.candidate;
+const implsInOrder = [options.baseline, labelC];
+
+async function checkLoadable(impl) {
+  const probe = spawnNode(["-e", `require(${JSON.stringify(impl)}).Server`], SERVER_CPU);
+  const { code } = await probe.exited;
+  if (code !== 0) {
+    console.error(`Cannot load the "${impl}" implementation:\n${probe.output}`);
+    if (impl === "switchyard") console.error("Build it first: npm run build");
+    process.exit(2);
+  }
+}
+
+async function main() {
+  const started = Date.now();
+  await checkLoadable(options.baseline);
+  if (options.candidate !== options.baseline) await checkLoadable(options.candidate);
+
+  console.log(
+    `Switchyard benchmark: ${options.baseline} vs ${labelC}, ${options.reps} repetition(s)${quick ? " (quick)" : ""}`,
+  );
+  console.log(
+    `machine: ${machine.nproc} cores, ${machine.cpuModel}, load average ${machine.loadavgAtStart.map((x) => x.toFixed(2)).join(" ")}; ` +
+      `node ${versions.node}, socket.io ${versions["socket.io"]}, switchyard ${versions.switchyard}; ` +
+      (pin
+        ? `server pinned to CPU ${SERVER_CPU}, load generator to CPU ${LOAD_CPU}`
+        : "no CPU pinning"),
+  );
+
+  const runs = [];
+  for (let rep = 0; rep < options.reps; rep++) {
+    for (const sc of selected) {
+      // Interleave, alternating who goes first, so that drift in the machine's load hits both.
+      const pair = [
+        [options.baseline, options.baseline],
+        [options.candidate, labelC],
+      ];
+      if (rep % 2 === 1) pair.reverse();
+      for (const [impl, label] of pair) {
+        const t = Date.now();
+        const r = await runOnce(sc, impl, rep);
+        r.impl = label;
+        runs.push(r);
+        const took = ((Date.now() - t) / 1000).toFixed(1);
+        if (r.error)
+          console.log(
+            `  [rep ${rep + 1}] ${sc.name} on ${label}: FAILED (${took} s)\n${r.error.split("\n").slice(0, 8).join("\n")}`,
+          );
+        else {
+          const brief = sc.figures.map((f) => `${f.key}=${fmt(r.result[f.key], f.unit)}`).join(" ");
+          console.log(`  [rep ${rep + 1}] ${sc.name} on ${label}: ${brief} (${took} s)`);
+        }
+      }
+    }
+  }
+
+  const rows = summarize(runs);
+  console.log("");
+  printTable(rows);
+  printSaturation(runs);
+  console.log(
+    "\nratio = " +
+      labelC +
+      " / " +
+      options.baseline +
+      " (medians; [min-max] of the per-repetition ratios). " +
+      "Lower is better except where marked higher=better.",
+  );
+
+  const date = new Date(started);
+  const record = {
+    date: date.toISOString(),
+    durationSec: (Date.now() - started) / 1000,
+    options,
+    machine: { ...machine, loadavgAtEnd: os.loadavg() },
+    pinned: pin,
+    versions,
+    baseline: options.baseline,
+    candidate: labelC,
+    scenarios: selected.map((s) => ({ name: s.name, load: s.load, params: s.params })),
+    summary: rows,
+    runs,
+  };
+  const out =
+    options.out ??
+    path.join(
+      here,
+      "results",
+      `${date.toISOString().replace(/[:]/g, "-").replace(/\..*$/, "")}${quick ? "-quick" : ""}.json`,
+    );
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, `${JSON.stringify(record, null, 2)}\n`);
+  console.log(`\nJSON record: ${path.relative(process.cwd(), out)}`);
+  if (options.chart) {
+    const chartPath = path.join(here, "chart.svg");
+    writeChart(chartPath, record);
+    console.log(`chart: ${path.relative(process.cwd(), chartPath)}`);
+  }
+  console.log(`total time: ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  const failed = runs.filter((r) => r.error).length;
+  if (failed) {
+    console.log(`${failed} run(s) failed`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
