@@ -38,11 +38,11 @@ export function hasBinary(value: unknown): boolean {
   return typeof value === "object" && value !== null && walk(value, "", false);
 }
 
-function walk(value: object, key: string, afterToJSON: boolean): boolean {
+function walk(value: object, key: string | number, afterToJSON: boolean): boolean {
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const item: unknown = value[i];
-      if (typeof item === "object" && item !== null && walk(item, String(i), false)) return true;
+      if (typeof item === "object" && item !== null && walk(item, i, false)) return true;
     }
     return false;
   }
@@ -51,7 +51,7 @@ function walk(value: object, key: string, afterToJSON: boolean): boolean {
     const toJSON = toJSONOf(value);
     if (toJSON !== undefined) {
       if (value instanceof Date) return false;
-      const replaced: unknown = toJSON.call(value, key);
+      const replaced: unknown = toJSON.call(value, String(key));
       return typeof replaced === "object" && replaced !== null && walk(replaced, key, true);
     }
   }
@@ -84,7 +84,7 @@ export function setOwn(target: Obj, key: string, value: unknown): void {
 export function deconstruct(
   value: unknown,
   buffers: Buffer[],
-  key = "",
+  key: string | number = "",
   afterToJSON = false,
 ): unknown {
   if (typeof value !== "object" || value === null) return value;
@@ -95,13 +95,14 @@ export function deconstruct(
   }
   if (Array.isArray(value)) {
     const copy = new Array<unknown>(value.length);
-    for (let i = 0; i < value.length; i++) copy[i] = deconstruct(value[i], buffers, String(i));
+    for (let i = 0; i < value.length; i++) copy[i] = deconstruct(value[i], buffers, i);
     return copy;
   }
   if (value instanceof Date) return value;
   if (!afterToJSON) {
     const toJSON = toJSONOf(value);
-    if (toJSON !== undefined) return deconstruct(toJSON.call(value, key), buffers, key, true);
+    if (toJSON !== undefined)
+      return deconstruct(toJSON.call(value, String(key)), buffers, key, true);
   }
   const copy: Obj = {};
   for (const k in value) {
