@@ -30,6 +30,8 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "@typescript-eslint/no-explicit-any": "error",
       "@typescript-eslint/no-require-imports": "off",
+      // `debug.enabled && debug(...)` keeps hot-path logging free when DEBUG is off.
+      "@typescript-eslint/no-unused-expressions": ["error", { allowShortCircuit: true }],
     },
   },
 );

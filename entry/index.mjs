@@ -1,6 +1,15 @@
-// The ESM entry exports the same names as the CommonJS one (test/package.test.ts keeps the two lists equal).
+// The ESM entry exports the same names as the CommonJS one (test/package/entries.test.ts keeps the two in step).
 import switchyard from "./index.cjs";
 
-export const { Server, Namespace, Socket, BroadcastOperator, RemoteSocket, Adapter, SessionAwareAdapter, parser, protocol } =
-  switchyard;
+export const {
+  Server,
+  Namespace,
+  ParentNamespace,
+  Socket,
+  BroadcastOperator,
+  RemoteSocket,
+  Adapter,
+  parser,
+  protocol,
+} = switchyard;
 export default switchyard;

@@ -1,2 +1,39 @@
-// Public API of "switchyard". Filled in by the Socket.IO layer.
-export {};
+/**
+ * Switchyard: the Socket.IO 4 server API. `import { Server } from "switchyard"` replaces
+ * `import { Server } from "socket.io"`.
+ */
+export { Server } from "./server/server";
+export type { ServerOptions, ServerReservedEventsMap, Parser } from "./server/server";
+export { Namespace } from "./server/namespace";
+export type { NamespaceReservedEventsMap, Middleware } from "./server/namespace";
+export { ParentNamespace } from "./server/parent-namespace";
+export { Socket } from "./server/socket";
+export type {
+  DisconnectReason,
+  Handshake,
+  ExtendedError,
+  Event,
+  SocketReservedEventsMap,
+} from "./server/socket";
+export { BroadcastOperator } from "./server/broadcast";
+export { RemoteSocket } from "./server/remote-socket";
+export { Adapter } from "./adapter/adapter";
+export type {
+  AdapterConstructor,
+  BroadcastFlags,
+  BroadcastOptions,
+  Room,
+  SocketId,
+  SocketDescription,
+  Session,
+} from "./adapter/adapter";
+export type {
+  DefaultEventsMap,
+  EventsMap,
+  EventNames,
+  EventParams,
+  DecorateAcknowledgements,
+  DecorateAcknowledgementsWithMultipleResponses,
+} from "./server/typed-events";
+export * as parser from "./parser";
+export const protocol = 5;

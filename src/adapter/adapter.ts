@@ -65,7 +65,7 @@ export interface AdapterNamespace {
   readonly name: string;
   readonly sockets: Map<SocketId, AdapterSocket>;
   readonly server: {
-    readonly encoder: { encode(packet: AdapterPacket): unknown[] };
+    readonly encoder: { encode(packet: AdapterPacket): unknown };
     encodeForBroadcast?(packet: AdapterPacket): unknown;
   };
   /** Next broadcast ack id of this namespace. */

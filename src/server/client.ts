@@ -1,0 +1,185 @@
+/**
+ * Client: one Engine.IO connection, multiplexing the sockets of every namespace it joined. It decodes incoming
+ * packets and routes them to their socket, encodes outgoing ones, and ties the sockets' lifetime to the
+ * connection's.
+ */
+import type { IncomingMessage } from "node:http";
+import createDebug from "debug";
+import type { WriteOptions } from "../adapter/adapter";
+import type { Socket as EngineSocket } from "../engine";
+import { type Packet, PacketType } from "../parser";
+import type { Server } from "./server";
+import type { DisconnectReason, Socket } from "./socket";
+import type { DefaultEventsMap, EventsMap } from "./typed-events";
+
+const debug = createDebug("switchyard:client");
+
+export class Client<
+  ListenEvents extends EventsMap = DefaultEventsMap,
+  EmitEvents extends EventsMap = DefaultEventsMap,
+  ServerSideEvents extends EventsMap = DefaultEventsMap,
+  SocketData = unknown,
+> {
+  readonly id: string;
+  /** The HTTP request that opened the connection (the engine may drop its own reference to save memory). */
+  readonly request: IncomingMessage;
+  private readonly decoder: InstanceType<Server["_parser"]["Decoder"]>;
+  /** Sockets by namespace name. */
+  private readonly nsps = new Map<
+    string,
+    Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>
+  >();
+  private connectTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    readonly server: Server<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
+    readonly conn: EngineSocket,
+  ) {
+    this.id = conn.id;
+    this.request = conn.request;
+    this.decoder = new server._parser.Decoder();
+    this.decoder.on("decoded", (packet) => this.ondecoded(packet));
+    conn.on("data", (data: unknown) => this.ondata(data));
+    conn.on("error", (err: Error) => this.onerror(err));
+    conn.on("close", (reason: DisconnectReason, description?: unknown) =>
+      this.onclose(reason, description),
+    );
+    // A connection that joins no namespace in time is closed.
+    this.connectTimer = setTimeout(() => {
+      this.connectTimer = undefined;
+      if (this.nsps.size === 0) {
+        debug("no namespace joined in time, closing %s", this.id);
+        this.close();
+      }
+    }, server._connectTimeout);
+  }
+
+  /** The sockets of this connection, by socket id. */
+  get sockets(): Map<string, Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>> {
+    const byId = new Map<string, Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>>();
+    for (const socket of this.nsps.values()) byId.set(socket.id, socket);
+    return byId;
+  }
+
+  private connect(name: string, auth: Record<string, unknown>): void {
+    if (this.server._nsps.has(name)) {
+      this.doConnect(name, auth);
+      return;
+    }
+    this.server._checkNamespace(name, auth, (dynamic) => {
+      if (dynamic) {
+        this.doConnect(name, auth);
+      } else {
+        debug("unknown namespace %s", name);
+        this._packet({
+          type: PacketType.CONNECT_ERROR,
+          nsp: name,
+          data: { message: "Invalid namespace" },
+        });
+      }
+    });
+  }
+
+  private doConnect(name: string, auth: Record<string, unknown>): void {
+    const nsp = this.server.of(name);
+    nsp._add(this, auth, (socket) => {
+      this.nsps.set(nsp.name, socket);
+      if (this.connectTimer) {
+        clearTimeout(this.connectTimer);
+        this.connectTimer = undefined;
+      }
+    });
+  }
+
+  /** @internal Disconnects every socket of this connection, then closes it. */
+  _disconnect(): void {
+    for (const socket of this.nsps.values()) socket.disconnect();
+    this.nsps.clear();
+    this.close();
+  }
+
+  /** @internal Forgets a socket that left its namespace. */
+  _remove(socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>): void {
+    if (this.nsps.get(socket.nsp.name) === socket) this.nsps.delete(socket.nsp.name);
+  }
+
+  private close(): void {
+    if (this.conn.readyState === "open") {
+      this.conn.close();
+      this.onclose("forced server close");
+    }
+  }
+
+  /** @internal Encodes and writes a packet. */
+  _packet(packet: Packet, opts: WriteOptions = {}): void {
+    if (this.conn.readyState !== "open") return;
+    this.writeToEngine(this.server.encoder.encode(packet), opts);
+  }
+
+  /** Writes encoded packets (strings, buffers or prepared broadcast messages) to the connection. */
+  writeToEngine(encoded: unknown, opts: WriteOptions): void {
+    const conn = this.conn;
+    if (conn.readyState !== "open") return;
+    if (opts.volatile && !conn.transport.writable) {
+      debug.enabled && debug("volatile packet dropped for %s", this.id);
+      return;
+    }
+    const sendOpts = { compress: opts.compress };
+    for (const part of encoded as unknown[]) conn.write(part as string, sendOpts);
+  }
+
+  private ondata(data: unknown): void {
+    try {
+      this.decoder.add(data);
+    } catch (err) {
+      debug("invalid packet from %s: %s", this.id, (err as Error).message);
+      this.onParseError(err as Error);
+    }
+  }
+
+  private ondecoded(packet: Packet): void {
+    const socket = this.nsps.get(packet.nsp);
+    if (!socket && packet.type === PacketType.CONNECT) {
+      this.connect(packet.nsp, (packet.data as Record<string, unknown> | undefined) ?? {});
+    } else if (
+      socket &&
+      packet.type !== PacketType.CONNECT &&
+      packet.type !== PacketType.CONNECT_ERROR
+    ) {
+      process.nextTick(() => socket._onpacket(packet));
+    } else {
+      debug("invalid state for packet type %d on %s", packet.type, this.id);
+      this.close();
+    }
+  }
+
+  /** A malformed packet: the sockets' error listeners hear it, and the connection closes as `parse error`. */
+  private onParseError(err: Error): void {
+    for (const socket of this.nsps.values()) {
+      if (socket.listenerCount("error") > 0) socket._onerror(err);
+    }
+    if (this.conn.readyState === "open") {
+      this.conn.close();
+      this.onclose("parse error");
+    }
+  }
+
+  private onerror(err: Error): void {
+    for (const socket of this.nsps.values()) socket._onerror(err);
+    this.conn.close();
+  }
+
+  private onclose(reason: DisconnectReason, description?: unknown): void {
+    if (this.closed) return;
+    this.closed = true;
+    debug.enabled && debug("client %s closed: %s", this.id, reason);
+    for (const socket of [...this.nsps.values()]) socket._onclose(reason, description);
+    this.nsps.clear();
+    this.decoder.destroy();
+    if (this.connectTimer) {
+      clearTimeout(this.connectTimer);
+      this.connectTimer = undefined;
+    }
+  }
+}

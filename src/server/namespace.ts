@@ -1,0 +1,321 @@
+/**
+ * Namespace: a set of sockets sharing middlewares, rooms (through its adapter) and events.
+ */
+import createDebug from "debug";
+import type { Adapter, Room } from "../adapter/adapter";
+import { BroadcastOperator } from "./broadcast";
+import type { Client } from "./client";
+import type { RemoteSocket } from "./remote-socket";
+import type { Server } from "./server";
+import { type ExtendedError, Socket } from "./socket";
+import {
+  type AllButLast,
+  type DecorateAcknowledgementsWithMultipleResponses,
+  type DefaultEventsMap,
+  type EventNames,
+  type EventNamesWithAck,
+  type EventParams,
+  type EventsMap,
+  type FirstArg,
+  type Last,
+  StrictEventEmitter,
+} from "./typed-events";
+
+const debug = createDebug("switchyard:namespace");
+
+/** Events the server fires itself; `serverSideEmit` refuses them. */
+export const NAMESPACE_RESERVED_EVENTS: ReadonlySet<string> = new Set([
+  "connect",
+  "connection",
+  "new_namespace",
+]);
+
+export interface NamespaceReservedEventsMap<
+  ListenEvents extends EventsMap,
+  EmitEvents extends EventsMap,
+  ServerSideEvents extends EventsMap,
+  SocketData,
+> {
+  connect: (socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>) => void;
+  connection: (socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>) => void;
+}
+
+/** Listeners of a namespace: its own reserved events, and the server-side events other nodes send. */
+export type NamespaceListenEvents<
+  ListenEvents extends EventsMap,
+  EmitEvents extends EventsMap,
+  ServerSideEvents extends EventsMap,
+  SocketData,
+> = NamespaceReservedEventsMap<ListenEvents, EmitEvents, ServerSideEvents, SocketData> &
+  ServerSideEvents;
+
+export type Middleware<
+  ListenEvents extends EventsMap,
+  EmitEvents extends EventsMap,
+  ServerSideEvents extends EventsMap,
+  SocketData,
+> = (
+  socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
+  next: (err?: ExtendedError) => void,
+) => void;
+
+export class Namespace<
+  ListenEvents extends EventsMap = DefaultEventsMap,
+  EmitEvents extends EventsMap = DefaultEventsMap,
+  ServerSideEvents extends EventsMap = DefaultEventsMap,
+  SocketData = unknown,
+> extends StrictEventEmitter<
+  ServerSideEvents,
+  EmitEvents,
+  NamespaceReservedEventsMap<ListenEvents, EmitEvents, ServerSideEvents, SocketData>
+> {
+  /** Connected sockets of this node, by id. */
+  readonly sockets = new Map<
+    string,
+    Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>
+  >();
+  adapter!: Adapter;
+  /** @internal Connection middlewares. */
+  _fns: Array<Middleware<ListenEvents, EmitEvents, ServerSideEvents, SocketData>> = [];
+  /** @internal Next ack id for packets sent in this namespace. */
+  _ids = 0;
+
+  constructor(
+    readonly server: Server<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
+    readonly name: string,
+  ) {
+    super();
+    this._initAdapter();
+  }
+
+  /** @internal Builds this namespace's adapter from the server's `adapter` option. */
+  _initAdapter(): void {
+    this.adapter = this.server._createAdapter(this);
+    const init = this.adapter.init();
+    if (init) init.catch((err: unknown) => debug("adapter init failed for %s: %o", this.name, err));
+  }
+
+  /** Registers a connection middleware: `(socket, next) => ...`; `next(err)` refuses the socket. */
+  use(fn: Middleware<ListenEvents, EmitEvents, ServerSideEvents, SocketData>): this {
+    this._fns.push(fn);
+    return this;
+  }
+
+  private run(
+    socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
+    done: (err?: ExtendedError) => void,
+  ): void {
+    const fns = this._fns.slice();
+    if (fns.length === 0) {
+      done();
+      return;
+    }
+    const step = (i: number) => {
+      const fn = fns[i];
+      if (!fn) {
+        done();
+        return;
+      }
+      fn(socket, (err) => {
+        if (err) done(err);
+        else step(i + 1);
+      });
+    };
+    step(0);
+  }
+
+  /** @internal A client asks to join: run the middlewares, then connect (or refuse) the socket. */
+  _add(
+    client: Client<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
+    auth: Record<string, unknown>,
+    onConnected: (socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>) => void,
+  ): Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData> {
+    const socket = new Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>(
+      this,
+      client,
+      auth,
+    );
+    this.run(socket, (err) => {
+      process.nextTick(() => {
+        if (client.conn.readyState !== "open") {
+          debug("connection closed during the middlewares of %s", this.name);
+          socket._cleanup();
+          return;
+        }
+        if (err) {
+          debug("middleware refused a socket of %s: %s", this.name, err.message);
+          socket._error(err);
+          socket._cleanup();
+          return;
+        }
+        this.sockets.set(socket.id, socket);
+        socket._onconnect();
+        onConnected(socket);
+        this.emitReserved("connect", socket);
+        this.emitReserved("connection", socket);
+      });
+    });
+    return socket;
+  }
+
+  /** @internal A socket left this namespace. */
+  _remove(socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>): void {
+    this.sockets.delete(socket.id);
+  }
+
+  // Broadcasting: each returns an operator on this namespace's adapter
+
+  to(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData> {
+    return new BroadcastOperator<EmitEvents, SocketData>(this.adapter).to(room);
+  }
+
+  in(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData> {
+    return this.to(room);
+  }
+
+  except(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData> {
+    return new BroadcastOperator<EmitEvents, SocketData>(this.adapter).except(room);
+  }
+
+  /** Emits to every socket of the namespace. */
+  override emit<Ev extends EventNames<EmitEvents>>(
+    ev: Ev,
+    ...args: EventParams<EmitEvents, Ev>
+  ): boolean {
+    return new BroadcastOperator<EmitEvents, SocketData>(this.adapter).emit(ev, ...args);
+  }
+
+  emitWithAck<Ev extends EventNamesWithAck<EmitEvents>>(
+    ev: Ev,
+    ...args: AllButLast<EventParams<EmitEvents, Ev>>
+  ): Promise<FirstArg<Last<EventParams<EmitEvents, Ev>>>[]> {
+    return new BroadcastOperator<EmitEvents, SocketData>(this.adapter).emitWithAck(
+      ev,
+      ...args,
+    ) as Promise<FirstArg<Last<EventParams<EmitEvents, Ev>>>[]>;
+  }
+
+  send(...args: EventParams<EmitEvents, "message">): this {
+    (this.emit as (ev: string, ...rest: unknown[]) => boolean)("message", ...args);
+    return this;
+  }
+
+  write(...args: EventParams<EmitEvents, "message">): this {
+    return this.send(...args);
+  }
+
+  compress(compress: boolean): BroadcastOperator<EmitEvents, SocketData> {
+    return new BroadcastOperator<EmitEvents, SocketData>(this.adapter).compress(compress);
+  }
+
+  get volatile(): BroadcastOperator<EmitEvents, SocketData> {
+    return new BroadcastOperator<EmitEvents, SocketData>(this.adapter).volatile;
+  }
+
+  get local(): BroadcastOperator<EmitEvents, SocketData> {
+    return new BroadcastOperator<EmitEvents, SocketData>(this.adapter).local;
+  }
+
+  timeout(
+    timeout: number,
+  ): BroadcastOperator<DecorateAcknowledgementsWithMultipleResponses<EmitEvents>, SocketData> {
+    return new BroadcastOperator<EmitEvents, SocketData>(this.adapter).timeout(timeout);
+  }
+
+  // Utility methods, also across a cluster
+
+  allSockets(): Promise<Set<string>> {
+    return new BroadcastOperator<EmitEvents, SocketData>(this.adapter).allSockets();
+  }
+
+  fetchSockets(): Promise<
+    Array<
+      | RemoteSocket<EmitEvents, SocketData>
+      | Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>
+    >
+  > {
+    return new BroadcastOperator<EmitEvents, SocketData>(this.adapter).fetchSockets() as Promise<
+      Array<
+        | RemoteSocket<EmitEvents, SocketData>
+        | Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>
+      >
+    >;
+  }
+
+  socketsJoin(room: Room | Room[]): void {
+    new BroadcastOperator<EmitEvents, SocketData>(this.adapter).socketsJoin(room);
+  }
+
+  socketsLeave(room: Room | Room[]): void {
+    new BroadcastOperator<EmitEvents, SocketData>(this.adapter).socketsLeave(room);
+  }
+
+  disconnectSockets(close = false): void {
+    new BroadcastOperator<EmitEvents, SocketData>(this.adapter).disconnectSockets(close);
+  }
+
+  /**
+   * Sends an event to the other nodes of the cluster, heard there by `io.on(event)` / `namespace.on(event)`.
+   * With an ack function last, it receives `(err, responses)`: one answer per other node.
+   */
+  serverSideEmit<Ev extends EventNames<ServerSideEvents>>(
+    ev: Ev,
+    ...args: EventParams<DecorateAcknowledgementsWithMultipleResponses<ServerSideEvents>, Ev>
+  ): boolean {
+    if (typeof ev === "string" && NAMESPACE_RESERVED_EVENTS.has(ev)) {
+      throw new Error(`"${ev}" is a reserved event name`);
+    }
+    const packet: unknown[] = [ev, ...args];
+    const withAck = typeof packet[packet.length - 1] === "function";
+    assertJsonOnly(withAck ? packet.slice(0, -1) : packet);
+    const result = this.adapter.serverSideEmit(packet);
+    if (result) result.catch((err: unknown) => debug("serverSideEmit failed: %o", err));
+    return true;
+  }
+
+  /** Like `serverSideEmit` with an ack, as a Promise of every other node's answer. */
+  serverSideEmitWithAck<Ev extends EventNamesWithAck<ServerSideEvents>>(
+    ev: Ev,
+    ...args: AllButLast<EventParams<ServerSideEvents, Ev>>
+  ): Promise<FirstArg<Last<EventParams<ServerSideEvents, Ev>>>[]> {
+    return new Promise((resolve, reject) => {
+      const callback = (err: Error | null, responses: unknown[]) => {
+        if (err) {
+          (err as Error & { responses?: unknown[] }).responses = responses;
+          reject(err);
+        } else {
+          resolve(responses as FirstArg<Last<EventParams<ServerSideEvents, Ev>>>[]);
+        }
+      };
+      (this.serverSideEmit as (ev: Ev, ...rest: unknown[]) => boolean)(ev, ...args, callback);
+    });
+  }
+
+  /** @internal An event from another node: dispatched to this namespace's listeners. */
+  _onServerSideEmit(args: unknown[]): void {
+    const [ev, ...rest] = args;
+    this.emitUntyped(String(ev), ...rest);
+  }
+
+  /** @internal Fires an event on this namespace's own listeners (the server's `new_namespace`). */
+  _fire(ev: string, ...args: unknown[]): void {
+    this.emitUntyped(ev, ...args);
+  }
+}
+
+/** Server-side events travel between nodes as JSON (or msgpack of plain data): binary has no place there. */
+function assertJsonOnly(args: unknown[]): void {
+  const seen = new Set<unknown>();
+  const visit = (value: unknown): void => {
+    if (value === null || typeof value !== "object") return;
+    if (Buffer.isBuffer(value) || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
+      throw new Error(
+        "serverSideEmit() arguments must be JSON-serializable: binary data is not supported",
+      );
+    }
+    if (seen.has(value)) return;
+    seen.add(value);
+    for (const item of Array.isArray(value) ? value : Object.values(value)) visit(item);
+  };
+  for (const arg of args) visit(arg);
+}

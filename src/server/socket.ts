@@ -1,0 +1,508 @@
+/**
+ * Socket: one client's membership of one namespace. Events in and out, acknowledgements, rooms, packet
+ * middlewares, catch-all listeners, and the disconnect lifecycle.
+ */
+import { randomBytes } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import type { ParsedUrlQuery } from "node:querystring";
+import createDebug from "debug";
+import type { Room } from "../adapter/adapter";
+import type { Socket as EngineSocket } from "../engine";
+import { type Packet, PacketType } from "../parser";
+import {
+  BroadcastOperator,
+  RESERVED_EVENTS,
+  TIMEOUT_MESSAGE,
+  reservedEventError,
+} from "./broadcast";
+import type { Client } from "./client";
+import type { Namespace } from "./namespace";
+import type { Server } from "./server";
+import {
+  type AllButLast,
+  type DecorateAcknowledgements,
+  type DefaultEventsMap,
+  type EventNames,
+  type EventNamesWithAck,
+  type EventParams,
+  type EventsMap,
+  type FirstArg,
+  type Last,
+  StrictEventEmitter,
+} from "./typed-events";
+
+const debug = createDebug("switchyard:socket");
+
+export type DisconnectReason =
+  | "transport error"
+  | "transport close"
+  | "forced close"
+  | "ping timeout"
+  | "parse error"
+  | "server shutting down"
+  | "forced server close"
+  | "client namespace disconnect"
+  | "server namespace disconnect";
+
+export interface Handshake {
+  headers: IncomingMessage["headers"];
+  time: string;
+  address: string;
+  xdomain: boolean;
+  secure: boolean;
+  issued: number;
+  url: string;
+  query: ParsedUrlQuery;
+  auth: { [key: string]: unknown };
+}
+
+export interface SocketReservedEventsMap {
+  disconnect: (reason: DisconnectReason, description?: unknown) => void;
+  disconnecting: (reason: DisconnectReason, description?: unknown) => void;
+  error: (err: Error) => void;
+}
+
+export type Event = [string, ...unknown[]];
+type AnyListener = (...args: unknown[]) => void;
+type Ack = (...args: unknown[]) => void;
+
+/** The error a middleware passes to `next`: its message and `data` reach the client's `connect_error`. */
+export interface ExtendedError extends Error {
+  data?: unknown;
+}
+
+export interface EmitFlags {
+  volatile?: boolean;
+  compress?: boolean;
+  timeout?: number;
+  /** Set by emitWithAck so an ack callback receives `(err, ...args)`. */
+  withError?: boolean;
+}
+
+export class Socket<
+  ListenEvents extends EventsMap = DefaultEventsMap,
+  EmitEvents extends EventsMap = DefaultEventsMap,
+  ServerSideEvents extends EventsMap = DefaultEventsMap,
+  SocketData = unknown,
+> extends StrictEventEmitter<ListenEvents, EmitEvents, SocketReservedEventsMap> {
+  readonly id: string;
+  readonly handshake: Handshake;
+  /** Application state attached to the socket; visible to fetchSockets() across the cluster. */
+  data: SocketData = {} as SocketData;
+  connected = false;
+  /** Acks awaited from the client, by packet id. Read by the adapter for broadcasts with acks. */
+  readonly acks = new Map<number, Ack>();
+  private readonly server: Server<ListenEvents, EmitEvents, ServerSideEvents, SocketData>;
+  private readonly adapter: Namespace["adapter"];
+  private fns: Array<(event: Event, next: (err?: Error) => void) => void> | undefined;
+  private flags: EmitFlags = {};
+  private anyIncoming: AnyListener[] | undefined;
+  private anyOutgoing: AnyListener[] | undefined;
+
+  constructor(
+    readonly nsp: Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
+    readonly client: Client<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
+    auth: Record<string, unknown>,
+  ) {
+    super();
+    this.server = nsp.server;
+    this.adapter = nsp.adapter;
+    this.id = randomBytes(15).toString("base64url");
+    this.handshake = buildHandshake(client.conn, auth);
+  }
+
+  get disconnected(): boolean {
+    return !this.connected;
+  }
+
+  /** The underlying Engine.IO connection. */
+  get conn(): EngineSocket {
+    return this.client.conn;
+  }
+
+  /** The HTTP request that opened the connection. */
+  get request(): IncomingMessage {
+    return this.client.request;
+  }
+
+  get rooms(): Set<Room> {
+    return this.adapter.socketRooms(this.id) ?? new Set();
+  }
+
+  /**
+   * Sends an event to this client. A function as the last argument is called with the client's answer;
+   * after `timeout(ms)` it is called with `(err, ...answer)`.
+   */
+  override emit<Ev extends EventNames<EmitEvents>>(
+    ev: Ev,
+    ...args: EventParams<EmitEvents, Ev>
+  ): boolean {
+    if (typeof ev === "string" && RESERVED_EVENTS.has(ev)) throw reservedEventError(ev);
+    const data: unknown[] = [ev, ...args];
+    const packet: Packet = { type: PacketType.EVENT, nsp: this.nsp.name, data };
+    const flags = this.flags;
+    this.flags = {};
+    const last = data[data.length - 1];
+    if (typeof last === "function") {
+      data.pop();
+      const id = this.nsp._ids++;
+      this.registerAck(id, last as Ack, flags);
+      packet.id = id;
+    }
+    this.notifyOutgoingListeners(packet);
+    this.packet(packet, flags);
+    return true;
+  }
+
+  /** Like `emit` with an ack, as a Promise of the client's answer (rejected on timeout). */
+  emitWithAck<Ev extends EventNamesWithAck<EmitEvents>>(
+    ev: Ev,
+    ...args: AllButLast<EventParams<EmitEvents, Ev>>
+  ): Promise<FirstArg<Last<EventParams<EmitEvents, Ev>>>> {
+    const withError = this.flags.timeout !== undefined;
+    return new Promise((resolve, reject) => {
+      const callback = (...answer: unknown[]) => {
+        if (withError) {
+          const [err, value] = answer;
+          if (err) reject(err);
+          else resolve(value as FirstArg<Last<EventParams<EmitEvents, Ev>>>);
+        } else {
+          resolve(answer[0] as FirstArg<Last<EventParams<EmitEvents, Ev>>>);
+        }
+      };
+      (this.emit as (ev: Ev, ...rest: unknown[]) => boolean)(ev, ...args, callback);
+    });
+  }
+
+  private registerAck(id: number, ack: Ack, flags: EmitFlags): void {
+    const timeout = flags.timeout;
+    if (timeout === undefined) {
+      this.acks.set(id, ack);
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.acks.delete(id);
+      ack.call(this, new Error(TIMEOUT_MESSAGE));
+    }, timeout);
+    this.acks.set(id, (...args: unknown[]) => {
+      clearTimeout(timer);
+      ack.call(this, null, ...args);
+    });
+  }
+
+  /** Sends a `message` event (the client's `socket.on("message")`). */
+  send(...args: EventParams<EmitEvents, "message">): this {
+    (this.emit as (ev: string, ...rest: unknown[]) => boolean)("message", ...args);
+    return this;
+  }
+
+  write(...args: EventParams<EmitEvents, "message">): this {
+    return this.send(...args);
+  }
+
+  /** Writes a packet of this namespace to the client. */
+  packet(packet: Packet, opts: EmitFlags = {}): void {
+    packet.nsp = this.nsp.name;
+    this.client._packet(packet, { volatile: opts.volatile, compress: opts.compress !== false });
+  }
+
+  // Rooms
+
+  join(rooms: Room | Room[]): Promise<void> | void {
+    debug.enabled && debug("%s joins %o", this.id, rooms);
+    return this.adapter.addAll(this.id, new Set(Array.isArray(rooms) ? rooms : [rooms]));
+  }
+
+  leave(room: Room): Promise<void> | void {
+    debug.enabled && debug("%s leaves %s", this.id, room);
+    return this.adapter.del(this.id, room);
+  }
+
+  private leaveAll(): void {
+    this.adapter.delAll(this.id);
+  }
+
+  // Broadcasting from this socket: every target except the socket itself
+
+  to(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData> {
+    return this.newBroadcastOperator().to(room);
+  }
+
+  in(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData> {
+    return this.newBroadcastOperator().in(room);
+  }
+
+  except(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData> {
+    return this.newBroadcastOperator().except(room);
+  }
+
+  get broadcast(): BroadcastOperator<EmitEvents, SocketData> {
+    return this.newBroadcastOperator();
+  }
+
+  get local(): BroadcastOperator<EmitEvents, SocketData> {
+    return this.newBroadcastOperator().local;
+  }
+
+  private newBroadcastOperator(): BroadcastOperator<EmitEvents, SocketData> {
+    return new BroadcastOperator<EmitEvents, SocketData>(
+      this.adapter,
+      new Set(),
+      new Set([this.id]),
+      {},
+    );
+  }
+
+  // Flags for the next emit
+
+  compress(compress: boolean): this {
+    this.flags.compress = compress;
+    return this;
+  }
+
+  get volatile(): this {
+    this.flags.volatile = true;
+    return this;
+  }
+
+  timeout(
+    timeout: number,
+  ): Socket<ListenEvents, DecorateAcknowledgements<EmitEvents>, ServerSideEvents, SocketData> {
+    this.flags.timeout = timeout;
+    return this as unknown as Socket<
+      ListenEvents,
+      DecorateAcknowledgements<EmitEvents>,
+      ServerSideEvents,
+      SocketData
+    >;
+  }
+
+  // Lifecycle (called by Namespace and Client)
+
+  /** @internal The namespace accepted the socket: it joins its own room and the client learns its id. */
+  _onconnect(): void {
+    this.connected = true;
+    void this.join(this.id);
+    this.packet({ type: PacketType.CONNECT, nsp: this.nsp.name, data: { sid: this.id } });
+  }
+
+  /** @internal A packet from the client for this namespace. */
+  _onpacket(packet: Packet): void {
+    switch (packet.type) {
+      case PacketType.EVENT:
+      case PacketType.BINARY_EVENT:
+        this.onevent(packet);
+        break;
+      case PacketType.ACK:
+      case PacketType.BINARY_ACK:
+        this.onack(packet);
+        break;
+      case PacketType.DISCONNECT:
+        this._onclose("client namespace disconnect");
+        break;
+    }
+  }
+
+  private onevent(packet: Packet): void {
+    const args = (packet.data as unknown[]).slice();
+    if (packet.id !== undefined) args.push(this.ack(packet.id));
+    if (this.anyIncoming) {
+      for (const listener of this.anyIncoming.slice()) listener.apply(this, args);
+    }
+    this.dispatch(args as Event);
+  }
+
+  /** The callback handed to a listener when the client asked for an ack: answers once. */
+  private ack(id: number): Ack {
+    let sent = false;
+    return (...args: unknown[]) => {
+      if (sent) return;
+      sent = true;
+      this.packet({ type: PacketType.ACK, nsp: this.nsp.name, id, data: args });
+    };
+  }
+
+  private onack(packet: Packet): void {
+    const id = packet.id as number;
+    const ack = this.acks.get(id);
+    if (!ack) {
+      debug.enabled && debug("%s: unknown ack id %d", this.id, id);
+      return;
+    }
+    this.acks.delete(id);
+    ack.apply(this, packet.data as unknown[]);
+  }
+
+  /** Runs the packet middlewares, then the listeners (on the next tick, as socket.io does). */
+  private dispatch(event: Event): void {
+    this.run(event, (err) => {
+      process.nextTick(() => {
+        if (err) {
+          this._onerror(err);
+          return;
+        }
+        if (this.connected) this.emitUntyped(...event);
+        else debug.enabled && debug("%s: event after disconnection ignored", this.id);
+      });
+    });
+  }
+
+  /** Registers a packet middleware: `([event, ...args], next) => ...`. */
+  use(fn: (event: Event, next: (err?: Error) => void) => void): this {
+    (this.fns ??= []).push(fn);
+    return this;
+  }
+
+  private run(event: Event, done: (err?: Error) => void): void {
+    const fns = this.fns;
+    if (!fns || fns.length === 0) {
+      done();
+      return;
+    }
+    const step = (i: number) => {
+      const fn = fns[i];
+      if (!fn) {
+        done();
+        return;
+      }
+      fn(event, (err) => {
+        if (err) done(err);
+        else step(i + 1);
+      });
+    };
+    step(0);
+  }
+
+  /** @internal An error for this socket: to its `error` listeners, or to stderr when it has none. */
+  _onerror(err: Error): void {
+    if (this.listenerCount("error") > 0) {
+      this.emitReserved("error", err);
+    } else {
+      console.error("Missing error handler on `socket`.");
+      console.error(err.stack);
+    }
+  }
+
+  /** @internal The socket leaves its namespace: `disconnecting` (rooms still visible), then `disconnect`. */
+  _onclose(reason: DisconnectReason, description?: unknown): void {
+    if (!this.connected) return;
+    debug.enabled && debug("%s closing: %s", this.id, reason);
+    this.emitReserved("disconnecting", reason, description);
+    this._cleanup();
+    this.client._remove(this);
+    this.connected = false;
+    this.emitReserved("disconnect", reason, description);
+  }
+
+  /** @internal Removes every trace of the socket from its namespace and rooms. */
+  _cleanup(): void {
+    this.leaveAll();
+    this.nsp._remove(this);
+  }
+
+  /** @internal Refuses the connection: the client receives CONNECT_ERROR with the message and data. */
+  _error(err: { message: string; data?: unknown }): void {
+    const data: { message: string; data?: unknown } = { message: err.message };
+    if (err.data !== undefined) data.data = err.data;
+    this.packet({ type: PacketType.CONNECT_ERROR, nsp: this.nsp.name, data });
+  }
+
+  /** Disconnects this socket; with `close`, the whole underlying connection (every namespace). */
+  disconnect(close = false): this {
+    if (!this.connected) return this;
+    if (close) {
+      this.client._disconnect();
+    } else {
+      this.packet({ type: PacketType.DISCONNECT, nsp: this.nsp.name });
+      this._onclose("server namespace disconnect");
+    }
+    return this;
+  }
+
+  // Catch-all listeners
+
+  onAny(listener: AnyListener): this {
+    (this.anyIncoming ??= []).push(listener);
+    return this;
+  }
+
+  prependAny(listener: AnyListener): this {
+    (this.anyIncoming ??= []).unshift(listener);
+    return this;
+  }
+
+  offAny(listener?: AnyListener): this {
+    this.anyIncoming = removeListener(this.anyIncoming, listener);
+    return this;
+  }
+
+  listenersAny(): AnyListener[] {
+    return this.anyIncoming ? this.anyIncoming.slice() : [];
+  }
+
+  onAnyOutgoing(listener: AnyListener): this {
+    (this.anyOutgoing ??= []).push(listener);
+    return this;
+  }
+
+  prependAnyOutgoing(listener: AnyListener): this {
+    (this.anyOutgoing ??= []).unshift(listener);
+    return this;
+  }
+
+  offAnyOutgoing(listener?: AnyListener): this {
+    this.anyOutgoing = removeListener(this.anyOutgoing, listener);
+    return this;
+  }
+
+  listenersAnyOutgoing(): AnyListener[] {
+    return this.anyOutgoing ? this.anyOutgoing.slice() : [];
+  }
+
+  /** Tells the outgoing catch-all listeners about a packet sent to this client (broadcasts included). */
+  notifyOutgoingListeners(packet: { data?: unknown }): void {
+    if (!this.anyOutgoing) return;
+    const args = packet.data as unknown[];
+    for (const listener of this.anyOutgoing.slice()) listener.apply(this, args);
+  }
+}
+
+function removeListener(
+  list: AnyListener[] | undefined,
+  listener?: AnyListener,
+): AnyListener[] | undefined {
+  if (!list || !listener) return undefined;
+  const index = list.indexOf(listener);
+  if (index !== -1) list.splice(index, 1);
+  return list.length > 0 ? list : undefined;
+}
+
+function buildHandshake(conn: EngineSocket, auth: Record<string, unknown>): Handshake {
+  const req = conn.request;
+  const url = req.url ?? "/";
+  const now = new Date();
+  return {
+    headers: req.headers,
+    time: now.toString(),
+    address: conn.remoteAddress,
+    xdomain: req.headers.origin !== undefined,
+    secure: Boolean((req.socket as { encrypted?: boolean } | undefined)?.encrypted),
+    issued: now.getTime(),
+    url,
+    query: parseQuery(url),
+    auth,
+  };
+}
+
+function parseQuery(url: string): ParsedUrlQuery {
+  const query: ParsedUrlQuery = Object.create(null);
+  const start = url.indexOf("?");
+  if (start === -1) return query;
+  for (const [key, value] of new URLSearchParams(url.slice(start + 1))) {
+    const existing = query[key];
+    if (existing === undefined) query[key] = value;
+    else if (Array.isArray(existing)) existing.push(value);
+    else query[key] = [existing, value];
+  }
+  return query;
+}
