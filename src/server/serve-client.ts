@@ -22,7 +22,7 @@ const BUNDLE_NAMES = [
 ] as const;
 
 const JS_TYPE = "application/javascript; charset=utf-8";
-const MAP_TYPE = "application/json";
+const MAP_TYPE = "application/json; charset=utf-8"; // as socket.io sends it
 const CACHE_CONTROL = "public, max-age=0";
 
 type Encoding = "br" | "gzip" | "identity";

@@ -40,7 +40,9 @@ async function startServer(ioPath: string): Promise<{ port: number; close: () =>
 
 function assertBundleHeaders(res: RawResponse, name: string): void {
   assert.equal(res.status, 200, name);
-  const type = name.endsWith(".map") ? "application/json" : "application/javascript; charset=utf-8";
+  const type = name.endsWith(".map")
+    ? "application/json; charset=utf-8"
+    : "application/javascript; charset=utf-8";
   assert.equal(res.headers["content-type"], type, name);
   assert.equal(res.headers["etag"], `"${clientVersion}"`, name);
   assert.equal(res.headers["cache-control"], "public, max-age=0", name);
