@@ -46,7 +46,7 @@ function cleanText(value, max) {
 }
 
 /** Connects two node-redis clients (publisher and subscriber) and builds the Redis adapter. */
-async function redisAdapter(url) {
+async function redisAdapter(url, key) {
   const [{ createClient }, { createAdapter }] = await Promise.all([
     import("redis"),
     import("switchyard/redis-adapter"),
@@ -55,7 +55,7 @@ async function redisAdapter(url) {
   const subClient = pubClient.duplicate();
   await Promise.all([pubClient.connect(), subClient.connect()]);
   return {
-    adapter: createAdapter(pubClient, subClient),
+    adapter: createAdapter(pubClient, subClient, key ? { key } : {}),
     close: async () => {
       await Promise.allSettled([pubClient.quit(), subClient.quit()]);
     },
@@ -64,16 +64,17 @@ async function redisAdapter(url) {
 
 /**
  * Starts the demo. Options: `port` (0 for an ephemeral one), `host`, `redisUrl` (uses the Redis
- * adapter when set), `nodeName` (shown in the page and in cluster messages).
+ * adapter when set), `redisKey` (the channel prefix, "socket.io" by default), `nodeName` (shown in
+ * the page and in cluster messages).
  * Resolves to `{ url, io, close }`.
  */
-export async function start({ port = 3000, host, redisUrl, nodeName } = {}) {
+export async function start({ port = 3000, host, redisUrl, redisKey, nodeName } = {}) {
   const httpServer = http.createServer((req, res) => {
     serveStatic(req, res).catch((err) => {
       res.writeHead(500).end(String(err));
     });
   });
-  const redis = redisUrl ? await redisAdapter(redisUrl) : undefined;
+  const redis = redisUrl ? await redisAdapter(redisUrl, redisKey) : undefined;
   const io = new Server(httpServer, redis ? { adapter: redis.adapter } : {});
 
   await new Promise((resolve, reject) => {
