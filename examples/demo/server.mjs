@@ -257,9 +257,12 @@ export async function start({ port = 3000, host, redisUrl, redisKey, nodeName } 
   return {
     url,
     io,
+    // Closes this node only: its sockets, the engine, the HTTP server (idle keep-alive connections
+    // included) and the Redis clients.
     close: async () => {
-      io.disconnectSockets(true);
-      await new Promise((resolve) => io.close(() => resolve()));
+      const closed = new Promise((resolve) => io.close(() => resolve()));
+      httpServer.closeAllConnections();
+      await closed;
       await redis?.close();
     },
   };
