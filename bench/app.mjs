@@ -45,6 +45,14 @@ const io = new Server(httpServer, {
   serveClient: false,
 });
 
+function socketCount() {
+  try {
+    return io.of("/").sockets.size;
+  } catch {
+    return null;
+  }
+}
+
 function stats(opts) {
   if (opts && opts.gc && typeof globalThis.gc === "function") {
     globalThis.gc();
@@ -56,7 +64,7 @@ function stats(opts) {
     memory: process.memoryUsage(),
     cpu: process.cpuUsage(),
     hrtime: Number(process.hrtime.bigint()) / 1e3, // µs
-    sockets: io.of("/").sockets.size,
+    sockets: socketCount(),
     broadcasts: fanout.sent,
   };
 }
