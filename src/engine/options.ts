@@ -1,0 +1,117 @@
+/** The engine's options and their defaults (those of engine.io 6.6). */
+import type { IncomingMessage } from "node:http";
+import type { CorsOptions, CorsOptionsDelegate } from "cors";
+import { WebSocketServer } from "ws";
+import type { CookieOptions } from "./cookie";
+import type { RawData } from "./packet";
+import type { CompressionOptions } from "./transports/polling";
+
+export type AllowRequest = (
+  req: IncomingMessage,
+  fn: (err: string | null | undefined, success: boolean) => void,
+) => void;
+
+/** A `ws`-compatible server class (`ws.Server` by default, or e.g. `eiows`). */
+export type WsEngine = new (options: Record<string, unknown>) => unknown;
+
+export interface PerMessageDeflateOptions {
+  threshold?: number;
+  [key: string]: unknown;
+}
+
+export interface AttachOptions {
+  /** Path the engine answers on; default "/engine.io". */
+  path?: string;
+  /** Whether to end upgrade requests that no one handled; default true. */
+  destroyUpgrade?: boolean;
+  /** Delay before such requests are ended; default 1000 ms. */
+  destroyUpgradeTimeout?: number;
+  /** Append a trailing slash to `path`; default true. */
+  addTrailingSlash?: boolean;
+}
+
+export interface ServerOptions extends AttachOptions {
+  /** ms without a pong after a ping before the session closes; default 20000. */
+  pingTimeout?: number;
+  /** ms between pings; default 25000. */
+  pingInterval?: number;
+  /** ms an unfinished upgrade may take; default 10000. */
+  upgradeTimeout?: number;
+  /** Largest accepted message / POST body in bytes; default 1e6. */
+  maxHttpBufferSize?: number;
+  /** Accept or refuse each handshake (code 4 "Forbidden" on refusal). */
+  allowRequest?: AllowRequest;
+  /** Allowed transports; default ["polling", "websocket"]. */
+  transports?: readonly string[];
+  /** Allow polling → websocket upgrades; default true. */
+  allowUpgrades?: boolean;
+  /** WebSocket permessage-deflate; default false. */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /** Polling response compression; default { threshold: 1024 }. */
+  httpCompression?: boolean | Partial<CompressionOptions>;
+  /** WebSocket server implementation; default ws.Server. */
+  wsEngine?: WsEngine;
+  /** A message packet sent right after the open packet. */
+  initialPacket?: RawData;
+  /** Set a cookie with the sid on the handshake; default false. */
+  cookie?: boolean | CookieOptions;
+  /** CORS options, as for the `cors` package; default off. */
+  cors?: CorsOptions | CorsOptionsDelegate;
+  /** Engine.IO v3 clients are not supported; accepted for compatibility and ignored. */
+  allowEIO3?: boolean;
+}
+
+export interface ResolvedOptions extends Omit<
+  ServerOptions,
+  "httpCompression" | "perMessageDeflate" | "transports"
+> {
+  pingTimeout: number;
+  pingInterval: number;
+  upgradeTimeout: number;
+  maxHttpBufferSize: number;
+  transports: string[];
+  allowUpgrades: boolean;
+  perMessageDeflate: false | PerMessageDeflateOptions;
+  httpCompression: false | CompressionOptions;
+  wsEngine: WsEngine;
+  destroyUpgrade: boolean;
+  destroyUpgradeTimeout: number;
+  addTrailingSlash: boolean;
+}
+
+export function resolveOptions(opts: ServerOptions): ResolvedOptions {
+  const perMessageDeflate = opts.perMessageDeflate
+    ? { threshold: 1024, ...(opts.perMessageDeflate === true ? {} : opts.perMessageDeflate) }
+    : false;
+  const httpCompression =
+    opts.httpCompression === false
+      ? false
+      : {
+          threshold: 1024,
+          ...(opts.httpCompression === true || opts.httpCompression === undefined
+            ? {}
+            : opts.httpCompression),
+        };
+  return {
+    ...opts,
+    pingTimeout: opts.pingTimeout ?? 20000,
+    pingInterval: opts.pingInterval ?? 25000,
+    upgradeTimeout: opts.upgradeTimeout ?? 10000,
+    maxHttpBufferSize: opts.maxHttpBufferSize ?? 1e6,
+    transports: [...(opts.transports ?? ["polling", "websocket"])],
+    allowUpgrades: opts.allowUpgrades ?? true,
+    perMessageDeflate,
+    httpCompression,
+    wsEngine: opts.wsEngine ?? (WebSocketServer as unknown as WsEngine),
+    destroyUpgrade: opts.destroyUpgrade ?? true,
+    destroyUpgradeTimeout: opts.destroyUpgradeTimeout || 1000,
+    addTrailingSlash: opts.addTrailingSlash ?? true,
+  };
+}
+
+/** The path the engine answers on, as engine.io computes it. */
+export function computePath(opts: AttachOptions): string {
+  let path = (opts.path ?? "/engine.io").replace(/\/$/, "");
+  if (opts.addTrailingSlash !== false) path += "/";
+  return path;
+}

@@ -1,0 +1,289 @@
+/**
+ * Socket: one Engine.IO session (engine.io's `Socket`, `socket.conn` in Socket.IO). It owns the current
+ * transport, the write buffer and the readyState machine (opening → open → closing → closed), and takes part in
+ * the server's shared heartbeat (see heartbeat.ts) and, while polling, in at most one upgrade (see upgrade.ts).
+ */
+import { EventEmitter } from "node:events";
+import type { IncomingMessage } from "node:http";
+import createDebug from "debug";
+import { type HeartbeatNode, ListId } from "./heartbeat";
+import type { Packet, PacketOptions, PacketType, RawData } from "./packet";
+import { PreparedMessage } from "./prepared";
+import type { Server } from "./server";
+import type { SendCallback, Transport, TransportOwner } from "./transports/transport";
+import { Upgrade } from "./upgrade";
+
+const debug = createDebug("switchyard:engine:socket");
+
+export type ReadyState = "opening" | "open" | "closing" | "closed";
+
+export type CloseReason =
+  "transport error" | "transport close" | "forced close" | "ping timeout" | "parse error";
+
+export type SendOptions = PacketOptions;
+
+/** What `send()` accepts: a string, binary data, or a message prepared once for many targets. */
+export type MessageData = RawData | PreparedMessage | ArrayBuffer | ArrayBufferView;
+
+const DEFAULT_OPTIONS: PacketOptions = Object.freeze({ compress: true });
+
+export class Socket extends EventEmitter implements TransportOwner, HeartbeatNode {
+  /** The session id (engine `sid`). */
+  readonly id: string;
+  readonly server: Server;
+  /** The request that opened the session (may be set to null by the application to save memory). */
+  request: IncomingMessage;
+  /** Engine.IO protocol revision. */
+  readonly protocol = 4;
+  readonly remoteAddress: string;
+  readyState: ReadyState = "opening";
+  transport: Transport;
+  /** Whether the session moved from polling to WebSocket. */
+  upgraded = false;
+  /** Packets waiting for the transport to become writable. */
+  writeBuffer: Packet[] = [];
+  private packetsFn: SendCallback[] | null = null;
+  private upgradeState: Upgrade | null = null;
+  private pongRefreshed = false;
+  /** @internal heartbeat links */
+  hbPrev: HeartbeatNode | null = null;
+  /** @internal */
+  hbNext: HeartbeatNode | null = null;
+  /** @internal */
+  hbDue = 0;
+  /** @internal */
+  hbList = ListId.NONE;
+
+  constructor(id: string, server: Server, transport: Transport, req: IncomingMessage) {
+    super();
+    this.id = id;
+    this.server = server;
+    this.request = req;
+    this.remoteAddress =
+      (transport as { remoteAddress?: string }).remoteAddress ?? req.socket?.remoteAddress ?? "";
+    this.transport = transport;
+    transport.setOwner(this);
+    this.onOpen();
+  }
+
+  /** Whether an upgrade is in progress. */
+  get upgrading(): boolean {
+    return this.upgradeState !== null;
+  }
+
+  private onOpen(): void {
+    this.readyState = "open";
+    this.transport.sid = this.id;
+    this.sendPacket("open", this.server._openPacket(this.id, this.transport.name));
+    const initial = this.server.opts.initialPacket;
+    if (initial !== undefined) this.sendPacket("message", initial);
+    this.emit("open");
+    this.server._heartbeat.schedulePing(this);
+  }
+
+  /** Sends a message. `data` may be a {@link PreparedMessage} built once for many targets. */
+  send(data: MessageData, options?: SendOptions | SendCallback, callback?: SendCallback): this {
+    this.sendPacket("message", data, options, callback);
+    return this;
+  }
+
+  /** Alias of {@link send}. */
+  write(data: MessageData, options?: SendOptions | SendCallback, callback?: SendCallback): this {
+    this.sendPacket("message", data, options, callback);
+    return this;
+  }
+
+  /** Queues a packet and flushes if the transport is writable. */
+  sendPacket(
+    type: PacketType,
+    data?: MessageData,
+    options?: SendOptions | SendCallback,
+    callback?: SendCallback,
+  ): void {
+    if (typeof options === "function") {
+      callback = options;
+      options = undefined;
+    }
+    if (this.readyState === "closing" || this.readyState === "closed") return;
+    const packet: Packet = {
+      type,
+      data: undefined,
+      options: options === undefined ? DEFAULT_OPTIONS : options,
+      prepared: undefined,
+    };
+    if (data instanceof PreparedMessage) {
+      packet.data = data.data;
+      packet.prepared = data;
+    } else if (data !== undefined && data !== "") {
+      packet.data = toRawData(data);
+    }
+    this.emit("packetCreate", packet);
+    this.writeBuffer.push(packet);
+    if (typeof callback === "function") (this.packetsFn ??= []).push(callback);
+    this.flush();
+  }
+
+  /** Writes the buffered packets if the transport can take them. */
+  flush(): void {
+    if (this.readyState === "closed" || !this.transport.writable || this.writeBuffer.length === 0) {
+      return;
+    }
+    const buffer = this.writeBuffer;
+    this.emit("flush", buffer);
+    this.server.emit("flush", this, buffer);
+    this.writeBuffer = [];
+    const callbacks = this.packetsFn;
+    this.packetsFn = null;
+    this.transport.send(buffer, callbacks);
+    this.emit("drain");
+    this.server.emit("drain", this);
+  }
+
+  /** The upgrades the client may try from the current transport. */
+  getAvailableUpgrades(): string[] {
+    return this.server._upgradesFrom(this.transport.name);
+  }
+
+  /**
+   * Closes the session: waits for the write buffer to drain (unless `discard`), then closes the transport;
+   * the `close` event follows with reason "forced close".
+   */
+  close(discard?: boolean): void {
+    if (discard && (this.readyState === "open" || this.readyState === "closing")) {
+      this.closeTransport(true);
+      return;
+    }
+    if (this.readyState !== "open") return;
+    this.readyState = "closing";
+    if (this.writeBuffer.length > 0) {
+      debug("%s: waiting for %d buffered packets before closing", this.id, this.writeBuffer.length);
+      this.once("drain", () => this.closeTransport(false));
+      return;
+    }
+    this.closeTransport(false);
+  }
+
+  private closeTransport(discard: boolean): void {
+    if (discard) this.transport.discard();
+    this.transport.close(() => this.onClose("forced close"));
+  }
+
+  // ---- transport events ----
+
+  /** @internal */
+  onTransportPacket(transport: Transport, packet: Packet): void {
+    if (transport !== this.transport || this.readyState !== "open") return;
+    debug.enabled && debug("%s: received %s", this.id, packet.type);
+    this.emit("packet", packet);
+    if (this.hbList === ListId.PONG && !this.pongRefreshed && packet.type !== "pong") {
+      // incoming traffic shows the peer is alive: extend the pong deadline once per ping
+      this.pongRefreshed = true;
+      this.server._heartbeat.awaitPong(this);
+    }
+    switch (packet.type) {
+      case "ping":
+        this.onClose("transport error", new Error("invalid heartbeat direction"));
+        break;
+      case "pong":
+        this.server._heartbeat.schedulePing(this);
+        this.emit("heartbeat");
+        break;
+      case "error":
+        this.onClose("parse error");
+        break;
+      case "message":
+        this.emit("data", packet.data);
+        this.emit("message", packet.data);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** @internal */
+  onTransportError(transport: Transport, err: Error): void {
+    if (transport === this.transport) this.onClose("transport error", err);
+  }
+
+  /** @internal */
+  onTransportClose(transport: Transport): void {
+    if (transport === this.transport) this.onClose("transport close");
+  }
+
+  /** @internal */
+  onTransportReady(transport: Transport): void {
+    if (transport !== this.transport) return;
+    this.flush();
+    this.upgradeState?.onPollingReady();
+  }
+
+  // ---- heartbeat ----
+
+  /** @internal */
+  onPingDue(): void {
+    if (this.readyState !== "open" && this.readyState !== "closing") return;
+    this.pongRefreshed = false;
+    this.sendPacket("ping");
+    if ((this.readyState as ReadyState) !== "closed") this.server._heartbeat.awaitPong(this);
+  }
+
+  /** @internal */
+  onPongOverdue(): void {
+    if (this.readyState !== "closed") this.onClose("ping timeout");
+  }
+
+  // ---- upgrade ----
+
+  /** @internal Starts probing a WebSocket for this polling session. */
+  _maybeUpgrade(transport: Transport): void {
+    this.upgradeState = new Upgrade(this, transport, this.server.opts.upgradeTimeout);
+  }
+
+  /** @internal The upgrade state machine reached DONE: switch to its transport. */
+  _completeUpgrade(upgrade: Upgrade): void {
+    this.upgradeState = null;
+    const previous = this.transport;
+    const next = upgrade.transport;
+    previous.discard();
+    this.upgraded = true;
+    previous.setOwner(null);
+    previous.close();
+    this.transport = next;
+    next.sid = this.id;
+    next.setOwner(this);
+    this.emit("upgrade", next);
+    this.flush();
+    if (this.readyState === "closing") next.close(() => this.onClose("forced close"));
+  }
+
+  /** @internal The upgrade was aborted. */
+  _upgradeEnded(upgrade: Upgrade): void {
+    if (this.upgradeState === upgrade) this.upgradeState = null;
+  }
+
+  private onClose(reason: CloseReason, description?: unknown): void {
+    if (this.readyState === "closed") return;
+    this.readyState = "closed";
+    debug("%s closed: %s", this.id, reason);
+    this.server._heartbeat.remove(this);
+    this.upgradeState?.abort();
+    // the buffer stays readable in `close` listeners; it is dropped on the next tick
+    process.nextTick(clearWriteBuffer, this);
+    this.packetsFn = null;
+    const transport = this.transport;
+    transport.setOwner(null);
+    transport.close();
+    this.server._removeSession(this);
+    this.emit("close", reason, description);
+  }
+}
+
+function clearWriteBuffer(socket: Socket): void {
+  socket.writeBuffer = [];
+}
+
+function toRawData(data: RawData | ArrayBuffer | ArrayBufferView): RawData {
+  if (typeof data === "string" || Buffer.isBuffer(data)) return data;
+  if (data instanceof ArrayBuffer) return Buffer.from(data);
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}

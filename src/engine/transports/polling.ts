@@ -1,0 +1,270 @@
+/**
+ * The HTTP long-polling transport: the client holds one GET open to receive (answered as soon as packets are
+ * available), and POSTs the packets it sends. Both carry the v4 payload (packets joined by \x1e, binary as
+ * "b" + base64). Responses are gzip/deflate compressed when `httpCompression` allows it.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { deflate, gzip, type ZlibOptions } from "node:zlib";
+import createDebug from "debug";
+import { decodePayload, encodePayload, type Packet } from "../packet";
+import {
+  type ResponseHeaders,
+  runCallbacks,
+  type SendCallback,
+  Transport,
+  type TransportHost,
+} from "./transport";
+
+const debug = createDebug("switchyard:engine:polling");
+
+/** A session that is closing waits this long for the client's next poll to deliver the close packet. */
+const CLOSE_TIMEOUT = 30_000;
+
+export interface CompressionOptions extends ZlibOptions {
+  threshold: number;
+}
+
+export interface PollingHost extends TransportHost {
+  readonly maxHttpBufferSize: number;
+  readonly httpCompression: CompressionOptions | false;
+}
+
+export class PollingTransport extends Transport {
+  readonly name = "polling";
+  private pollReq: IncomingMessage | null = null;
+  private pollRes: ServerResponse | null = null;
+  private pollInitial = false;
+  private pollOnClose: (() => void) | null = null;
+  private dataReq: IncomingMessage | null = null;
+  private shouldClose: (() => void) | null = null;
+
+  constructor(private readonly host: PollingHost) {
+    super();
+  }
+
+  /** Serves one HTTP request of the session; `initial` marks the handshake request. */
+  onRequest(req: IncomingMessage, res: ServerResponse, initial: boolean): void {
+    if (req.method === "GET") this.onPollRequest(req, res, initial);
+    else if (req.method === "POST") this.onDataRequest(req, res);
+    else {
+      res.writeHead(500);
+      res.end();
+    }
+  }
+
+  private onPollRequest(req: IncomingMessage, res: ServerResponse, initial: boolean): void {
+    if (this.pollRes !== null) {
+      debug("poll overlap from client");
+      this.onError("overlap from client");
+      res.writeHead(400);
+      res.end();
+      return;
+    }
+    this.pollReq = req;
+    this.pollRes = res;
+    this.pollInitial = initial;
+    const onClose = (): void => this.onError("poll connection closed prematurely");
+    this.pollOnClose = onClose;
+    req.on("close", onClose);
+    this.writable = true;
+    this.owner?.onTransportReady(this);
+    // still writable with a close pending: answer the poll, which carries the close packet
+    if (this.writable && this.shouldClose !== null) this.send([{ type: "noop" }]);
+  }
+
+  private onDataRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (this.dataReq !== null) {
+      this.onError("data request overlap from client");
+      res.writeHead(400);
+      res.end();
+      return;
+    }
+    if (req.headers["content-type"] === "application/octet-stream") {
+      this.onError("invalid content");
+      res.writeHead(400);
+      res.end();
+      return;
+    }
+    this.dataReq = req;
+    const max = this.host.maxHttpBufferSize;
+    const chunks: Buffer[] = [];
+    let length = 0;
+    const cleanup = (): void => {
+      req.removeListener("data", onData);
+      req.removeListener("end", onEnd);
+      req.removeListener("close", onClose);
+      if (this.dataReq === req) this.dataReq = null;
+    };
+    const onData = (chunk: Buffer): void => {
+      length += chunk.length;
+      if (length > max) {
+        cleanup();
+        debug("payload of %d bytes exceeds maxHttpBufferSize", length);
+        res.writeHead(413, { Connection: "close" });
+        res.end();
+        this.onError("payload too large");
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      const body =
+        chunks.length === 1
+          ? (chunks[0] as Buffer).toString()
+          : Buffer.concat(chunks, length).toString();
+      this.onData(body);
+      const headers: ResponseHeaders = { "Content-Type": "text/html", "Content-Length": "2" };
+      res.writeHead(200, this.responseHeaders(req, headers, false));
+      res.end("ok");
+    };
+    const onClose = (): void => {
+      cleanup();
+      this.onError("data request connection closed prematurely");
+    };
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("close", onClose);
+  }
+
+  private onData(body: string): void {
+    const packets = decodePayload(body);
+    for (let i = 0; i < packets.length; i++) {
+      const packet = packets[i] as Packet;
+      if (packet.type === "close") {
+        debug("close packet received");
+        this.onClose();
+        return;
+      }
+      this.onPacket(packet);
+    }
+  }
+
+  send(packets: Packet[], callbacks?: readonly SendCallback[] | null): void {
+    const req = this.pollReq;
+    const res = this.pollRes;
+    if (req === null || res === null) return;
+    this.writable = false;
+    this.pollReq = this.pollRes = null;
+    if (this.pollOnClose !== null) req.removeListener("close", this.pollOnClose);
+    this.pollOnClose = null;
+    const closing = this.shouldClose;
+    if (closing !== null) {
+      this.shouldClose = null;
+      packets.push({ type: "close" });
+    }
+    let compress = false;
+    for (let i = 0; i < packets.length; i++) {
+      const options = (packets[i] as Packet).options;
+      if (options !== undefined && options.compress !== false) {
+        compress = true;
+        break;
+      }
+    }
+    this.respond(req, res, encodePayload(packets), compress, this.pollInitial);
+    if (callbacks) runCallbacks(this, callbacks);
+    if (closing !== null) closing();
+  }
+
+  private respond(
+    req: IncomingMessage,
+    res: ServerResponse,
+    payload: string,
+    compress: boolean,
+    initial: boolean,
+  ): void {
+    const headers: ResponseHeaders = { "Content-Type": "text/plain; charset=UTF-8" };
+    const length = Buffer.byteLength(payload);
+    const compression = this.host.httpCompression;
+    if (compress && compression && length >= compression.threshold) {
+      const encoding = pickEncoding(req.headers["accept-encoding"]);
+      if (encoding !== null) {
+        const zip = encoding === "gzip" ? gzip : deflate;
+        zip(payload, compression, (err, out) => {
+          if (err) {
+            debug("compression failed: %s", err.message);
+            headers["Content-Length"] = length;
+            res.writeHead(200, this.responseHeaders(req, headers, initial));
+            res.end(payload);
+            return;
+          }
+          headers["Content-Encoding"] = encoding;
+          headers["Content-Length"] = out.length;
+          res.writeHead(200, this.responseHeaders(req, headers, initial));
+          res.end(out);
+        });
+        return;
+      }
+    }
+    headers["Content-Length"] = length;
+    res.writeHead(200, this.responseHeaders(req, headers, initial));
+    res.end(payload);
+  }
+
+  private responseHeaders(
+    req: IncomingMessage,
+    headers: ResponseHeaders,
+    initial: boolean,
+  ): ResponseHeaders {
+    const ua = req.headers["user-agent"];
+    if (ua !== undefined && (ua.includes(";MSIE") || ua.includes("Trident/"))) {
+      headers["X-XSS-Protection"] = "0";
+    }
+    headers["cache-control"] = "no-store";
+    this.host.emitResponseHeaders(headers, req, initial, this.sid);
+    return headers;
+  }
+
+  protected doClose(fn?: () => void): void {
+    if (this.dataReq !== null) {
+      this.dataReq.destroy();
+      this.dataReq = null;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (): void => {
+      if (timer !== undefined) clearTimeout(timer);
+      fn?.();
+      this.onClose();
+    };
+    if (this.writable) {
+      this.send([{ type: "close" }]);
+      finish();
+    } else if (this.discarded) {
+      finish();
+    } else {
+      this.shouldClose = finish;
+      timer = setTimeout(finish, CLOSE_TIMEOUT);
+      timer.unref();
+    }
+  }
+
+  protected override onClose(): void {
+    // answer a pending poll so that the request does not hang
+    if (this.writable) this.send([{ type: "noop" }]);
+    super.onClose();
+  }
+}
+
+/** gzip or deflate, as the Accept-Encoding header allows (gzip preferred at equal weight), or null. */
+export function pickEncoding(header: string | undefined): "gzip" | "deflate" | null {
+  if (header === undefined || header === "") return null;
+  let gzipQ = -1;
+  let deflateQ = -1;
+  let starQ = -1;
+  for (const part of header.split(",")) {
+    const [rawName, ...params] = part.split(";");
+    const name = (rawName ?? "").trim().toLowerCase();
+    let q = 1;
+    for (const param of params) {
+      const [key, value] = param.split("=");
+      if (key?.trim() === "q") q = Number.parseFloat(value ?? "1") || 0;
+    }
+    if (name === "gzip") gzipQ = q;
+    else if (name === "deflate") deflateQ = q;
+    else if (name === "*") starQ = q;
+  }
+  if (gzipQ === -1) gzipQ = starQ;
+  if (deflateQ === -1) deflateQ = starQ;
+  if (gzipQ <= 0 && deflateQ <= 0) return null;
+  return gzipQ >= deflateQ ? "gzip" : "deflate";
+}

@@ -1,0 +1,94 @@
+/**
+ * What the transports share. A transport reports to its owner (the session, or the upgrade while it is being
+ * probed) through direct method calls: no events and no listener closures on the hot path.
+ */
+import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
+import type { Packet } from "../packet";
+
+export type TransportName = "polling" | "websocket";
+
+/** Called once the packets of one `send()` have been written. */
+export type SendCallback = (transport: Transport) => void;
+
+export interface TransportOwner {
+  onTransportPacket(transport: Transport, packet: Packet): void;
+  onTransportError(transport: Transport, err: Error): void;
+  onTransportClose(transport: Transport): void;
+  /** The transport became writable (a new poll arrived). */
+  onTransportReady(transport: Transport): void;
+}
+
+/** Headers of an HTTP response, mutable by `headers` / `initial_headers` listeners. */
+export type ResponseHeaders = OutgoingHttpHeaders;
+
+/** The server-side services a transport needs. */
+export interface TransportHost {
+  emitResponseHeaders(
+    headers: ResponseHeaders,
+    req: IncomingMessage,
+    initial: boolean,
+    sid: string,
+  ): void;
+}
+
+export abstract class Transport {
+  abstract readonly name: TransportName;
+  /** Whether `send()` may be called now. */
+  writable = false;
+  /** "open" | "closing" | "closed", as in engine.io. */
+  readyState: "open" | "closing" | "closed" = "open";
+  /** Set once the session has moved to another transport. */
+  discarded = false;
+  /** The session id this transport serves. */
+  sid = "";
+  protected owner: TransportOwner | null = null;
+
+  get handlesUpgrades(): boolean {
+    return false;
+  }
+
+  /** @internal */
+  setOwner(owner: TransportOwner | null): void {
+    this.owner = owner;
+  }
+
+  discard(): void {
+    this.discarded = true;
+  }
+
+  /** Writes packets; `callbacks` run once they are written. */
+  abstract send(packets: Packet[], callbacks?: readonly SendCallback[] | null): void;
+
+  close(fn?: () => void): void {
+    if (this.readyState !== "open") return;
+    this.readyState = "closing";
+    this.doClose(fn);
+  }
+
+  protected abstract doClose(fn?: () => void): void;
+
+  protected onPacket(packet: Packet): void {
+    this.owner?.onTransportPacket(this, packet);
+  }
+
+  protected onError(message: string, description?: unknown): void {
+    const owner = this.owner;
+    if (owner === null) return;
+    const err = new Error(message) as Error & { type: string; description: unknown };
+    err.type = "TransportError";
+    err.description = description;
+    owner.onTransportError(this, err);
+  }
+
+  protected onClose(): void {
+    if (this.readyState === "closed") return;
+    this.readyState = "closed";
+    this.writable = false;
+    this.owner?.onTransportClose(this);
+  }
+}
+
+/** Runs send callbacks. */
+export function runCallbacks(transport: Transport, callbacks: readonly SendCallback[]): void {
+  for (let i = 0; i < callbacks.length; i++) (callbacks[i] as SendCallback)(transport);
+}

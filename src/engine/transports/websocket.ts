@@ -1,0 +1,174 @@
+/**
+ * The WebSocket transport, on top of a `ws` connection: one packet per message, text frames for typed packets,
+ * binary frames for binary messages.
+ *
+ * Write batching: every write goes to a corked socket, and one process-wide `process.nextTick` uncorks every
+ * socket written to during the current tick. Several packets sent to one connection within a tick thus leave in a
+ * single `writev`, and a broadcast to N connections costs one scheduled callback, not N.
+ *
+ * Pre-built frames: when `perMessageDeflate` is off, a packet that carries a {@link PreparedMessage} (or an
+ * engine.io-style `options.wsPreEncodedFrame`) is written as its finished frame through ws's `sendFrame`, so a
+ * broadcast is framed once for all its targets.
+ */
+import type { Socket as NetSocket } from "node:net";
+import type { WebSocket as WsSocket } from "ws";
+import createDebug from "debug";
+import { decodeText, encodeForWebSocket, type Packet } from "../packet";
+import { runCallbacks, type SendCallback, Transport } from "./transport";
+
+const debug = createDebug("switchyard:engine:ws");
+
+const kTransport = Symbol("switchyard:transport");
+
+/** The parts of a `ws` WebSocket that are not in its typings. */
+interface WsInternals {
+  _sender?: { sendFrame?(list: readonly Buffer[], cb?: (err?: Error | null) => void): void } | null;
+  _socket?: NetSocket | null;
+  [kTransport]?: WebSocketTransport;
+}
+
+const COMPRESS = Object.freeze({ compress: true });
+const NO_COMPRESS = Object.freeze({ compress: false });
+
+let corked: WebSocketTransport[] = [];
+let uncorkScheduled = false;
+
+function uncorkAll(): void {
+  uncorkScheduled = false;
+  const list = corked;
+  corked = [];
+  for (let i = 0; i < list.length; i++) (list[i] as WebSocketTransport).uncork();
+}
+
+export class WebSocketTransport extends Transport {
+  readonly name = "websocket";
+  /** The `ws` connection. */
+  readonly socket: WsSocket;
+  private readonly raw: NetSocket | null;
+  private readonly sender: WsInternals["_sender"];
+  private readonly preFramed: boolean;
+  private corked = false;
+
+  constructor(ws: WsSocket, perMessageDeflate: boolean) {
+    super();
+    this.socket = ws;
+    const internals = ws as unknown as WsInternals;
+    this.raw = internals._socket ?? null;
+    this.sender = internals._sender;
+    this.preFramed = !perMessageDeflate && typeof this.sender?.sendFrame === "function";
+    this.writable = true;
+    internals[kTransport] = this;
+    ws.on("message", wsOnMessage);
+    ws.once("close", wsOnClose);
+    ws.on("error", wsOnError);
+  }
+
+  override get handlesUpgrades(): boolean {
+    return true;
+  }
+
+  /** The peer's address, from the connection's socket. */
+  get remoteAddress(): string | undefined {
+    return this.raw?.remoteAddress;
+  }
+
+  send(packets: Packet[], callbacks?: readonly SendCallback[] | null): void {
+    if (this.socket.readyState !== 1 /* OPEN */) {
+      debug("send on a websocket that is not open, %d packets dropped", packets.length);
+      return;
+    }
+    this.cork();
+    const last = packets.length - 1;
+    for (let i = 0; i <= last; i++) {
+      const done = i === last && callbacks ? this.completion(callbacks) : undefined;
+      this.write(packets[i] as Packet, done);
+    }
+  }
+
+  private write(packet: Packet, done?: (err?: Error | null) => void): void {
+    const prepared = packet.prepared;
+    if (this.preFramed) {
+      const frame = prepared !== undefined ? prepared.wsFrame : packet.options?.wsPreEncodedFrame;
+      if (frame !== undefined) {
+        this.sender?.sendFrame?.(frame, done);
+        return;
+      }
+    }
+    const data = prepared !== undefined ? prepared.wsData : encodeForWebSocket(packet);
+    this.socket.send(data, packet.options?.compress === false ? NO_COMPRESS : COMPRESS, done);
+  }
+
+  private completion(callbacks: readonly SendCallback[]): (err?: Error | null) => void {
+    return (err) => {
+      if (err) this.onError("write error", err.stack);
+      else runCallbacks(this, callbacks);
+    };
+  }
+
+  private cork(): void {
+    if (this.corked || this.raw === null) return;
+    this.corked = true;
+    this.raw.cork();
+    corked.push(this);
+    if (!uncorkScheduled) {
+      uncorkScheduled = true;
+      process.nextTick(uncorkAll);
+    }
+  }
+
+  /** @internal */
+  uncork(): void {
+    this.corked = false;
+    this.raw?.uncork();
+  }
+
+  protected doClose(fn?: () => void): void {
+    this.socket.close();
+    fn?.();
+  }
+
+  /** @internal */
+  receive(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+    if (isBinary) {
+      const bytes = Buffer.isBuffer(data)
+        ? data
+        : Array.isArray(data)
+          ? Buffer.concat(data)
+          : Buffer.from(data);
+      this.onPacket({ type: "message", data: bytes });
+    } else {
+      this.onPacket(decodeText(data.toString()));
+    }
+  }
+
+  /** @internal */
+  closed(): void {
+    this.onClose();
+  }
+
+  /** @internal */
+  failed(err: Error): void {
+    this.onError(err.message, err);
+  }
+}
+
+function transportOf(ws: WsSocket): WebSocketTransport | undefined {
+  return (ws as unknown as WsInternals)[kTransport];
+}
+
+function wsOnMessage(
+  this: WsSocket,
+  data: Buffer | ArrayBuffer | Buffer[],
+  isBinary: boolean,
+): void {
+  transportOf(this)?.receive(data, isBinary);
+}
+
+function wsOnClose(this: WsSocket): void {
+  transportOf(this)?.closed();
+}
+
+function wsOnError(this: WsSocket, err: Error): void {
+  debug.enabled && debug("websocket error: %s", err.message);
+  transportOf(this)?.failed(err);
+}

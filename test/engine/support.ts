@@ -1,0 +1,112 @@
+// Helpers for the engine tests: an engine on an ephemeral port, the official client, raw HTTP requests.
+import type { EventEmitter } from "node:events";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import { Socket as ClientSocket, type SocketOptions } from "engine.io-client";
+import { Server, type ServerOptions } from "../../src/engine";
+
+export interface Harness {
+  engine: Server;
+  http: http.Server;
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startEngine(
+  opts: ServerOptions = {},
+  onHttp?: (server: http.Server) => void,
+): Promise<Harness> {
+  const server = http.createServer();
+  onHttp?.(server);
+  const engine = new Server(opts);
+  engine.attach(server, opts);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    engine,
+    http: server,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        engine.close();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export function connect(
+  url: string,
+  opts: Partial<SocketOptions> = {},
+  waitForOpen = true,
+): Promise<ClientSocket> {
+  const client = new ClientSocket(url, opts);
+  if (!waitForOpen) return Promise.resolve(client);
+  return new Promise((resolve, reject) => {
+    client.once("open", () => resolve(client));
+    client.once("error", reject);
+  });
+}
+
+/** The next emission of `event`, with its arguments. */
+export function once<T extends unknown[] = unknown[]>(
+  emitter: EventEmitter | ClientSocket,
+  event: string,
+  timeoutMs = 15000,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`timed out waiting for "${event}"`)),
+      timeoutMs,
+    );
+    (emitter as EventEmitter).once(event, (...args: unknown[]) => {
+      clearTimeout(timer);
+      resolve(args as T);
+    });
+  });
+}
+
+export interface RawResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+export function request(
+  port: number,
+  path: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
+): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: "127.0.0.1",
+        port,
+        path,
+        method: options.method ?? "GET",
+        headers: options.headers,
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks),
+          }),
+        );
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(options.body);
+  });
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
