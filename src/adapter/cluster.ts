@@ -1,0 +1,517 @@
+/**
+ * The cluster adapter base: the message protocol of socket.io-adapter 2.5's `ClusterAdapter`, shared by the
+ * official sharded Redis, Redis-streams and Postgres adapters. A subclass only moves messages: it implements
+ * `doPublish` (to every node) and `doPublishResponse` (to one node), and hands what it receives to
+ * `onMessage` / `onResponse`.
+ *
+ * Also the helpers every cluster adapter needs: options on the wire, socket descriptions, pending requests
+ * with a timeout that reports the answers received so far.
+ */
+import { randomBytes } from "node:crypto";
+import createDebug from "debug";
+import {
+  Adapter,
+  type AdapterNamespace,
+  type AdapterPacket,
+  type AdapterSocket,
+  type BroadcastFlags,
+  type BroadcastOptions,
+  type Room,
+  type ServerSideEmitAck,
+  type SocketDescription,
+} from "./adapter";
+
+const debug = createDebug("switchyard:cluster");
+
+/** Message types of the ClusterAdapter protocol (socket.io-adapter 2.5). */
+export const MessageType = {
+  INITIAL_HEARTBEAT: 1,
+  HEARTBEAT: 2,
+  BROADCAST: 3,
+  SOCKETS_JOIN: 4,
+  SOCKETS_LEAVE: 5,
+  DISCONNECT_SOCKETS: 6,
+  FETCH_SOCKETS: 7,
+  FETCH_SOCKETS_RESPONSE: 8,
+  SERVER_SIDE_EMIT: 9,
+  SERVER_SIDE_EMIT_RESPONSE: 10,
+  BROADCAST_CLIENT_COUNT: 11,
+  BROADCAST_ACK: 12,
+  ADAPTER_CLOSE: 13,
+} as const;
+export type MessageType = (typeof MessageType)[keyof typeof MessageType];
+
+/** The uid the official emitters put on their messages; no node has it. */
+export const EMITTER_UID = "emitter";
+
+/** Broadcast options as they travel: arrays instead of Sets. */
+export interface WireOptions {
+  rooms: Room[];
+  except: Room[];
+  flags?: BroadcastFlags;
+}
+
+/** A message between nodes: `{type, data, uid, nsp}` (this key order is the official one). */
+export interface ClusterMessage {
+  type: number;
+  data?: Record<string, unknown>;
+  uid?: string;
+  nsp?: string;
+}
+
+export function encodeOptions(opts: BroadcastOptions): WireOptions {
+  return { rooms: [...opts.rooms], except: [...(opts.except ?? [])], flags: opts.flags };
+}
+
+/** Rebuilds broadcast options from the wire, ignoring anything that is not an array of rooms. */
+export function decodeOptions(raw: unknown): BroadcastOptions {
+  const obj = isRecord(raw) ? raw : {};
+  const flags = isRecord(obj.flags) ? (obj.flags as BroadcastFlags) : {};
+  return { rooms: new Set(roomList(obj.rooms)), except: new Set(roomList(obj.except)), flags };
+}
+
+export function roomList(raw: unknown): Room[] {
+  if (!Array.isArray(raw)) return [];
+  return raw.filter((r): r is Room => typeof r === "string" || typeof r === "number");
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** 16 hex characters: the uid and request id format of the ClusterAdapter family. */
+export function randomHexId(): string {
+  return randomBytes(8).toString("hex");
+}
+
+/** What other nodes learn of a socket (fetchSockets): the handshake without `sessionStore`, rooms as an array. */
+export function describeSocket(socket: AdapterSocket | SocketDescription): SocketDescription {
+  let handshake = socket.handshake;
+  if (isRecord(handshake) && "sessionStore" in handshake) {
+    const copy: Record<string, unknown> = {};
+    for (const key of Object.keys(handshake))
+      if (key !== "sessionStore") copy[key] = handshake[key];
+    handshake = copy;
+  }
+  return { id: socket.id, handshake, rooms: [...socket.rooms], data: socket.data };
+}
+
+/** Whether a value holds binary data anywhere (then msgpack is needed instead of JSON). */
+export function hasBinary(value: unknown, depth = 0): boolean {
+  if (depth > 64 || typeof value !== "object" || value === null) return false;
+  if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) return true;
+  if (Array.isArray(value)) return value.some((v) => hasBinary(v, depth + 1));
+  for (const key of Object.keys(value)) {
+    if (hasBinary((value as Record<string, unknown>)[key], depth + 1)) return true;
+  }
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === "function" && depth === 0) return hasBinary(toJSON.call(value), depth + 1);
+  return false;
+}
+
+/** Error of a request that did not get all its answers in time; `responses` holds those that came. */
+export class RequestTimeoutError extends Error {
+  constructor(
+    message: string,
+    readonly responses: unknown[],
+  ) {
+    super(message);
+    this.name = "Error";
+  }
+}
+
+/** Resolves with the value of `promise`, or rejects after `ms` (the timer never keeps the process alive). */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+    timer.unref?.();
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
+
+export function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** A `(err, responses)` or promise-shaped request waiting for `expected` answers from other nodes. */
+interface PendingRequest {
+  type: number;
+  expected: number;
+  current: number;
+  responses: unknown[];
+  timer: NodeJS.Timeout;
+  done(err: Error | null, responses: unknown[]): void;
+}
+
+interface AckRequest {
+  clientCountCallback(count: number): void;
+  ack(...args: unknown[]): void;
+}
+
+export interface ClusterAdapterOptions {
+  /** How long fetchSockets (without its own timeout) and serverSideEmit with ack wait for the other nodes. Default 5000 ms. */
+  requestsTimeout?: number;
+}
+
+/**
+ * Base class of the adapters speaking the ClusterAdapter protocol. Local effects happen at once (through the
+ * in-memory `Adapter`); the message to other nodes is published alongside, and a failed publish goes to the
+ * adapter's `error` event instead of interrupting local delivery.
+ */
+export abstract class ClusterAdapter extends Adapter {
+  readonly uid: string = randomHexId();
+  protected readonly requestsTimeout: number;
+  private readonly requests = new Map<string, PendingRequest>();
+  private readonly ackRequests = new Map<string, AckRequest>();
+
+  constructor(nsp: AdapterNamespace, opts: ClusterAdapterOptions = {}) {
+    super(nsp);
+    this.requestsTimeout = opts.requestsTimeout ?? 5000;
+  }
+
+  /** Sends a message to every node (this one may receive it back; it is ignored by uid). Resolves with an offset. */
+  protected abstract doPublish(message: ClusterMessage): Promise<string | void>;
+
+  /** Sends a response to the node whose adapter has uid `requesterUid`. */
+  protected abstract doPublishResponse(
+    requesterUid: string,
+    response: ClusterMessage,
+  ): Promise<void>;
+
+  /** Reports a failure to the adapter's `error` listeners (an EventEmitter would throw without one). */
+  protected reportError(err: unknown): void {
+    const error = toError(err);
+    debug("[%s] %s", this.uid, error.message);
+    if (this.listenerCount("error") > 0) this.emit("error", error);
+  }
+
+  protected publish(message: ClusterMessage): void {
+    message.uid = this.uid;
+    message.nsp = this.nsp.name;
+    if (debug.enabled) debug("[%s] publishing message of type %d", this.uid, message.type);
+    let result: Promise<string | void>;
+    try {
+      result = this.doPublish(message);
+    } catch (err) {
+      this.reportError(err);
+      return;
+    }
+    result.catch((err: unknown) => this.reportError(err));
+  }
+
+  protected publishResponse(requesterUid: string, response: ClusterMessage): void {
+    response.uid = this.uid;
+    response.nsp = this.nsp.name;
+    let result: Promise<void>;
+    try {
+      result = this.doPublishResponse(requesterUid, response);
+    } catch (err) {
+      this.reportError(err);
+      return;
+    }
+    result.catch((err: unknown) => this.reportError(err));
+  }
+
+  /** Handles a message published by another node (or the emitter). */
+  onMessage(message: ClusterMessage, _offset?: string): void {
+    if (!isRecord(message) || typeof message.type !== "number") return;
+    if (message.uid === this.uid) return;
+    if (message.nsp !== this.nsp.name) return;
+    const data = isRecord(message.data) ? message.data : {};
+    const from = typeof message.uid === "string" ? message.uid : "";
+    if (debug.enabled) debug("[%s] message of type %d from %s", this.uid, message.type, from);
+    switch (message.type) {
+      case MessageType.BROADCAST: {
+        const packet = toPacket(data.packet, this.nsp.name);
+        if (!packet) return;
+        const opts = decodeOptions(data.opts);
+        if (typeof data.requestId === "string") {
+          const requestId = data.requestId;
+          super.broadcastWithAck(
+            packet,
+            opts,
+            (clientCount) =>
+              this.publishResponse(from, {
+                type: MessageType.BROADCAST_CLIENT_COUNT,
+                data: { requestId, clientCount },
+              }),
+            (arg) =>
+              this.publishResponse(from, {
+                type: MessageType.BROADCAST_ACK,
+                data: { requestId, packet: arg },
+              }),
+          );
+        } else {
+          super.broadcast(packet, opts);
+        }
+        return;
+      }
+      case MessageType.SOCKETS_JOIN:
+        void super.addSockets(decodeOptions(data.opts), roomList(data.rooms));
+        return;
+      case MessageType.SOCKETS_LEAVE:
+        void super.delSockets(decodeOptions(data.opts), roomList(data.rooms));
+        return;
+      case MessageType.DISCONNECT_SOCKETS:
+        void super.disconnectSockets(decodeOptions(data.opts), data.close === true);
+        return;
+      case MessageType.FETCH_SOCKETS: {
+        const requestId = data.requestId;
+        if (typeof requestId !== "string") return;
+        super.fetchSockets(decodeOptions(data.opts)).then(
+          (sockets) =>
+            this.publishResponse(from, {
+              type: MessageType.FETCH_SOCKETS_RESPONSE,
+              data: { requestId, sockets: sockets.map(describeSocket) },
+            }),
+          (err: unknown) => this.reportError(err),
+        );
+        return;
+      }
+      case MessageType.SERVER_SIDE_EMIT: {
+        if (!Array.isArray(data.packet)) return;
+        const args = [...(data.packet as unknown[])];
+        const requestId = data.requestId;
+        if (typeof requestId === "string") {
+          let called = false;
+          args.push((arg: unknown) => {
+            if (called) return;
+            called = true;
+            this.publishResponse(from, {
+              type: MessageType.SERVER_SIDE_EMIT_RESPONSE,
+              data: { requestId, packet: arg },
+            });
+          });
+        }
+        this.nsp._onServerSideEmit(args);
+        return;
+      }
+      case MessageType.BROADCAST_CLIENT_COUNT:
+      case MessageType.BROADCAST_ACK:
+      case MessageType.FETCH_SOCKETS_RESPONSE:
+      case MessageType.SERVER_SIDE_EMIT_RESPONSE:
+        // transports that do not tell responses apart deliver them here
+        this.onResponse(message);
+        return;
+      default:
+        if (debug.enabled) debug("[%s] unknown message type %d", this.uid, message.type);
+    }
+  }
+
+  /** Handles a response to one of this node's requests; unknown request ids are ignored. */
+  onResponse(response: ClusterMessage): void {
+    if (!isRecord(response) || !isRecord(response.data)) return;
+    const data = response.data;
+    const requestId = data.requestId;
+    if (typeof requestId !== "string") return;
+    switch (response.type) {
+      case MessageType.BROADCAST_CLIENT_COUNT: {
+        const count = data.clientCount;
+        if (typeof count === "number") this.ackRequests.get(requestId)?.clientCountCallback(count);
+        return;
+      }
+      case MessageType.BROADCAST_ACK:
+        this.ackRequests.get(requestId)?.ack(data.packet);
+        return;
+      case MessageType.FETCH_SOCKETS_RESPONSE:
+        this.answer(
+          requestId,
+          MessageType.FETCH_SOCKETS,
+          Array.isArray(data.sockets) ? data.sockets : [],
+        );
+        return;
+      case MessageType.SERVER_SIDE_EMIT_RESPONSE:
+        this.answer(requestId, MessageType.SERVER_SIDE_EMIT, [data.packet]);
+        return;
+    }
+  }
+
+  private answer(requestId: string, type: number, items: unknown[]): void {
+    const request = this.requests.get(requestId);
+    if (!request || request.type !== type) return;
+    request.current++;
+    request.responses.push(...items);
+    if (request.current >= request.expected) {
+      clearTimeout(request.timer);
+      this.requests.delete(requestId);
+      request.done(null, request.responses);
+    }
+  }
+
+  /** Registers a request waiting for `expected` answers; on timeout `done` gets the error and the partial answers. */
+  private track(
+    type: number,
+    expected: number,
+    timeout: number,
+    responses: unknown[],
+    done: (err: Error | null, responses: unknown[]) => void,
+  ): string {
+    const requestId = randomHexId();
+    const timer = setTimeout(() => {
+      const request = this.requests.get(requestId);
+      if (!request) return;
+      this.requests.delete(requestId);
+      const message = `timeout reached: only ${request.current} responses received out of ${request.expected}`;
+      done(new RequestTimeoutError(message, request.responses), request.responses);
+    }, timeout);
+    this.requests.set(requestId, { type, expected, current: 0, responses, timer, done });
+    return requestId;
+  }
+
+  override broadcast(packet: AdapterPacket, opts: BroadcastOptions): void {
+    if (!opts.flags?.local) {
+      this.publish({
+        type: MessageType.BROADCAST,
+        data: { packet: wirePacket(packet), opts: encodeOptions(opts) },
+      });
+    }
+    super.broadcast(packet, opts);
+  }
+
+  override broadcastWithAck(
+    packet: AdapterPacket,
+    opts: BroadcastOptions,
+    clientCountCallback: (clientCount: number) => void,
+    ack: (...args: unknown[]) => void,
+  ): void {
+    if (!opts.flags?.local) {
+      const requestId = randomHexId();
+      this.ackRequests.set(requestId, { clientCountCallback, ack });
+      this.publish({
+        type: MessageType.BROADCAST,
+        data: { packet: wirePacket(packet), requestId, opts: encodeOptions(opts) },
+      });
+      // whether every client answered is only known above the adapter: forget the handlers after the timeout
+      const timer = setTimeout(
+        () => this.ackRequests.delete(requestId),
+        opts.flags?.timeout ?? this.requestsTimeout,
+      );
+      timer.unref?.();
+    }
+    super.broadcastWithAck(packet, opts, clientCountCallback, ack);
+  }
+
+  override addSockets(opts: BroadcastOptions, rooms: Room[]): void {
+    if (!opts.flags?.local) {
+      this.publish({ type: MessageType.SOCKETS_JOIN, data: { opts: encodeOptions(opts), rooms } });
+    }
+    void super.addSockets(opts, rooms);
+  }
+
+  override delSockets(opts: BroadcastOptions, rooms: Room[]): void {
+    if (!opts.flags?.local) {
+      this.publish({ type: MessageType.SOCKETS_LEAVE, data: { opts: encodeOptions(opts), rooms } });
+    }
+    void super.delSockets(opts, rooms);
+  }
+
+  override disconnectSockets(opts: BroadcastOptions, close: boolean): void {
+    if (!opts.flags?.local) {
+      this.publish({
+        type: MessageType.DISCONNECT_SOCKETS,
+        data: { opts: encodeOptions(opts), close },
+      });
+    }
+    void super.disconnectSockets(opts, close);
+  }
+
+  override async fetchSockets(
+    opts: BroadcastOptions,
+  ): Promise<Array<AdapterSocket | SocketDescription>> {
+    const local = await super.fetchSockets(opts);
+    if (opts.flags?.local) return local;
+    const timeout = opts.flags?.timeout ?? this.requestsTimeout;
+    const expected = (await this.countOthers(timeout)) ?? -1;
+    if (expected < 0) {
+      throw new RequestTimeoutError("timeout reached: the number of servers is unknown", [
+        ...local,
+      ]);
+    }
+    if (expected === 0) return local;
+    return new Promise((resolve, reject) => {
+      const requestId = this.track(
+        MessageType.FETCH_SOCKETS,
+        expected,
+        timeout,
+        [...local],
+        (err, responses) =>
+          err ? reject(err) : resolve(responses as Array<AdapterSocket | SocketDescription>),
+      );
+      this.publish({
+        type: MessageType.FETCH_SOCKETS,
+        data: { opts: encodeOptions(opts), requestId },
+      });
+    });
+  }
+
+  override serverSideEmit(packet: unknown[]): void {
+    const last = packet[packet.length - 1];
+    if (typeof last !== "function") {
+      this.publish({ type: MessageType.SERVER_SIDE_EMIT, data: { packet } });
+      return;
+    }
+    const ack = last as ServerSideEmitAck;
+    const args = packet.slice(0, -1);
+    void this.countOthers(this.requestsTimeout).then((expected) => {
+      if (expected === undefined) {
+        ack(new RequestTimeoutError("timeout reached: the number of servers is unknown", []), []);
+        return;
+      }
+      if (expected <= 0) {
+        ack(null, []);
+        return;
+      }
+      const requestId = this.track(
+        MessageType.SERVER_SIDE_EMIT,
+        expected,
+        this.requestsTimeout,
+        [],
+        ack,
+      );
+      this.publish({ type: MessageType.SERVER_SIDE_EMIT, data: { requestId, packet: args } });
+    });
+  }
+
+  /** serverCount() - 1, or undefined when the count cannot be had in time (the error is reported). */
+  protected async countOthers(timeout: number): Promise<number | undefined> {
+    try {
+      return (await withTimeout(this.serverCount(), timeout, "serverCount")) - 1;
+    } catch (err) {
+      this.reportError(err);
+      return undefined;
+    }
+  }
+
+  /** Fails the pending requests (their callers get an error with what came so far). */
+  protected abortRequests(reason: string): void {
+    for (const [id, request] of this.requests) {
+      clearTimeout(request.timer);
+      this.requests.delete(id);
+      request.done(new RequestTimeoutError(reason, request.responses), request.responses);
+    }
+    this.ackRequests.clear();
+  }
+}
+
+/** The packet as the official adapters put it on the wire: `{type, data}` (+ `nsp` where they set it first). */
+export function wirePacket(packet: AdapterPacket, nsp?: string): Record<string, unknown> {
+  const out: Record<string, unknown> = { type: packet.type, data: packet.data };
+  if (nsp !== undefined) out.nsp = nsp;
+  return out;
+}
+
+/** A packet received from another node, checked: an object with a numeric type; `nsp` defaults to ours. */
+export function toPacket(raw: unknown, nsp: string): AdapterPacket | undefined {
+  if (!isRecord(raw) || typeof raw.type !== "number") return undefined;
+  const packet: AdapterPacket = { type: raw.type, nsp, data: raw.data };
+  return packet;
+}

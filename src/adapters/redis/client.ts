@@ -1,0 +1,265 @@
+/**
+ * One small interface over the two Redis clients users bring: `redis` (node-redis 4/5, standalone or cluster)
+ * and `ioredis` (Redis or Cluster). The adapters only publish, subscribe in buffer mode and count subscribers.
+ */
+
+/** A connected `redis` (node-redis 4/5) or `ioredis` client, or a cluster of either. */
+export type RedisClient = object;
+
+/** Receives a message in buffer mode, with the channel it came on. */
+export type ChannelHandler = (channel: string, message: Buffer) => void;
+
+type NodeRedisListener = (message: Buffer, channel: Buffer) => void;
+
+interface EventSource {
+  on(event: string, listener: (...args: never[]) => void): unknown;
+  off?(event: string, listener: (...args: never[]) => void): unknown;
+  removeListener?(event: string, listener: (...args: never[]) => void): unknown;
+}
+
+interface NodeRedis extends EventSource {
+  publish(channel: string, message: string | Buffer): Promise<unknown>;
+  sPublish?(channel: string, message: string | Buffer): Promise<unknown>;
+  subscribe(
+    channels: string | string[],
+    listener: NodeRedisListener,
+    bufferMode: true,
+  ): Promise<void>;
+  pSubscribe(
+    patterns: string | string[],
+    listener: NodeRedisListener,
+    bufferMode: true,
+  ): Promise<void>;
+  sSubscribe?(
+    channels: string | string[],
+    listener: NodeRedisListener,
+    bufferMode: true,
+  ): Promise<void>;
+  unsubscribe(
+    channels: string | string[],
+    listener: NodeRedisListener,
+    bufferMode: true,
+  ): Promise<void>;
+  pUnsubscribe(
+    patterns: string | string[],
+    listener: NodeRedisListener,
+    bufferMode: true,
+  ): Promise<void>;
+  sUnsubscribe?(
+    channels: string | string[],
+    listener: NodeRedisListener,
+    bufferMode: true,
+  ): Promise<void>;
+  sendCommand(args: string[]): Promise<unknown>;
+  masters?: unknown[];
+  nodeClient?(node: unknown): NodeRedis | Promise<NodeRedis>;
+}
+
+interface IoRedis extends EventSource {
+  publish(channel: string, message: string | Buffer): Promise<unknown>;
+  spublish?(channel: string, message: string | Buffer): Promise<unknown>;
+  subscribe(...channels: string[]): Promise<unknown>;
+  psubscribe(...patterns: string[]): Promise<unknown>;
+  ssubscribe?(...channels: string[]): Promise<unknown>;
+  unsubscribe(...channels: string[]): Promise<unknown>;
+  punsubscribe(...patterns: string[]): Promise<unknown>;
+  sunsubscribe?(...channels: string[]): Promise<unknown>;
+  call(command: string, ...args: string[]): Promise<unknown>;
+  isCluster?: boolean;
+  nodes?(role: "master"): IoRedis[];
+}
+
+function isNodeRedis(client: object): client is NodeRedis {
+  return typeof (client as { pSubscribe?: unknown }).pSubscribe === "function";
+}
+
+function isIoRedis(client: object): client is IoRedis {
+  return typeof (client as { psubscribe?: unknown }).psubscribe === "function";
+}
+
+function detach(source: EventSource, event: string, listener: (...args: never[]) => void): void {
+  if (source.off) source.off(event, listener);
+  else source.removeListener?.(event, listener);
+}
+
+function parseCount(reply: unknown): number {
+  // PUBSUB NUMSUB / SHARDNUMSUB reply: [channel, count]
+  const count = Array.isArray(reply) ? Number(String(reply[1])) : NaN;
+  if (!Number.isFinite(count)) throw new Error(`unexpected PUBSUB reply: ${String(reply)}`);
+  return count;
+}
+
+/**
+ * The pub/sub operations of one adapter over a pub client and a sub client. Each instance keeps its own
+ * listeners, so the adapters of several namespaces share the clients and unsubscribe only what they subscribed.
+ */
+export class RedisTransport {
+  private readonly kind: "node-redis" | "ioredis";
+  // node-redis: one buffer-mode listener per subscription kind (its identity is needed to unsubscribe)
+  private readonly channelHandlers = new Map<string, ChannelHandler>();
+  private readonly patternHandlers = new Map<string, ChannelHandler>();
+  private readonly shardHandlers = new Map<string, ChannelHandler>();
+  private readonly detachers: Array<() => void> = [];
+
+  constructor(
+    readonly pub: RedisClient,
+    readonly sub: RedisClient,
+    onError: (err: unknown) => void,
+  ) {
+    if (isNodeRedis(pub) && isNodeRedis(sub)) this.kind = "node-redis";
+    else if (isIoRedis(pub) && isIoRedis(sub)) this.kind = "ioredis";
+    else throw new TypeError("expected two clients of the `redis` (v4/v5) or `ioredis` package");
+
+    const errorListener = (err: unknown) => onError(err);
+    for (const client of new Set([pub, sub]) as Set<EventSource>) {
+      client.on("error", errorListener);
+      this.detachers.push(() => detach(client, "error", errorListener));
+    }
+    if (this.kind === "ioredis") {
+      const ioSub = sub as IoRedis;
+      const onMessage = (channel: Buffer, message: Buffer) =>
+        this.channelHandlers.get(channel.toString())?.(channel.toString(), message);
+      const onPMessage = (pattern: Buffer, channel: Buffer, message: Buffer) =>
+        this.patternHandlers.get(pattern.toString())?.(channel.toString(), message);
+      const onSMessage = (channel: Buffer, message: Buffer) =>
+        this.shardHandlers.get(channel.toString())?.(channel.toString(), message);
+      ioSub.on("messageBuffer", onMessage);
+      ioSub.on("pmessageBuffer", onPMessage);
+      ioSub.on("smessageBuffer", onSMessage);
+      this.detachers.push(
+        () => detach(ioSub, "messageBuffer", onMessage),
+        () => detach(ioSub, "pmessageBuffer", onPMessage),
+        () => detach(ioSub, "smessageBuffer", onSMessage),
+      );
+    }
+  }
+
+  private readonly nodeListeners = new Map<string, NodeRedisListener>();
+
+  private nodeListener(key: string, handler: ChannelHandler): NodeRedisListener {
+    let listener = this.nodeListeners.get(key);
+    if (!listener) {
+      listener = (message: Buffer, channel: Buffer) => handler(channel.toString(), message);
+      this.nodeListeners.set(key, listener);
+    }
+    return listener;
+  }
+
+  publish(channel: string, message: string | Buffer): Promise<unknown> {
+    return (this.pub as NodeRedis | IoRedis).publish(channel, message);
+  }
+
+  spublish(channel: string, message: string | Buffer): Promise<unknown> {
+    if (this.kind === "node-redis") {
+      const pub = this.pub as NodeRedis;
+      if (!pub.sPublish)
+        return Promise.reject(new Error("this `redis` client has no sPublish (needs >= 4.6)"));
+      return pub.sPublish(channel, message);
+    }
+    const pub = this.pub as IoRedis;
+    if (!pub.spublish)
+      return Promise.reject(new Error("this `ioredis` client has no spublish (needs >= 5.3)"));
+    return pub.spublish(channel, message);
+  }
+
+  subscribe(channels: string[], handler: ChannelHandler): Promise<unknown> {
+    for (const c of channels) this.channelHandlers.set(c, handler);
+    if (this.kind === "ioredis") return (this.sub as IoRedis).subscribe(...channels);
+    const sub = this.sub as NodeRedis;
+    return Promise.all(
+      channels.map((c) => sub.subscribe(c, this.nodeListener(`c:${c}`, handler), true)),
+    );
+  }
+
+  psubscribe(pattern: string, handler: ChannelHandler): Promise<unknown> {
+    this.patternHandlers.set(pattern, handler);
+    if (this.kind === "ioredis") return (this.sub as IoRedis).psubscribe(pattern);
+    return (this.sub as NodeRedis).pSubscribe(
+      pattern,
+      this.nodeListener(`p:${pattern}`, handler),
+      true,
+    );
+  }
+
+  ssubscribe(channel: string, handler: ChannelHandler): Promise<unknown> {
+    this.shardHandlers.set(channel, handler);
+    if (this.kind === "ioredis") {
+      const sub = this.sub as IoRedis;
+      if (!sub.ssubscribe)
+        return Promise.reject(new Error("this `ioredis` client has no ssubscribe"));
+      return sub.ssubscribe(channel);
+    }
+    const sub = this.sub as NodeRedis;
+    if (!sub.sSubscribe)
+      return Promise.reject(new Error("this `redis` client has no sSubscribe (needs >= 4.6)"));
+    return sub.sSubscribe(channel, this.nodeListener(`s:${channel}`, handler), true);
+  }
+
+  unsubscribe(channels: string[]): Promise<unknown> {
+    for (const c of channels) this.channelHandlers.delete(c);
+    if (this.kind === "ioredis") return (this.sub as IoRedis).unsubscribe(...channels);
+    const sub = this.sub as NodeRedis;
+    // one channel per call: node-redis mishandles several channels with a listener (node-redis#2052)
+    return Promise.all(
+      channels.map((c) => this.nodeUnsubscribe(`c:${c}`, (l) => sub.unsubscribe(c, l, true))),
+    );
+  }
+
+  punsubscribe(pattern: string): Promise<unknown> {
+    this.patternHandlers.delete(pattern);
+    if (this.kind === "ioredis") return (this.sub as IoRedis).punsubscribe(pattern);
+    const sub = this.sub as NodeRedis;
+    return this.nodeUnsubscribe(`p:${pattern}`, (l) => sub.pUnsubscribe(pattern, l, true));
+  }
+
+  sunsubscribe(channel: string): Promise<unknown> {
+    this.shardHandlers.delete(channel);
+    if (this.kind === "ioredis")
+      return (this.sub as IoRedis).sunsubscribe?.(channel) ?? Promise.resolve();
+    const sub = this.sub as NodeRedis;
+    return this.nodeUnsubscribe(
+      `s:${channel}`,
+      (l) => sub.sUnsubscribe?.(channel, l, true) ?? Promise.resolve(),
+    );
+  }
+
+  private nodeUnsubscribe(
+    key: string,
+    run: (listener: NodeRedisListener) => Promise<void>,
+  ): Promise<unknown> {
+    const listener = this.nodeListeners.get(key);
+    if (!listener) return Promise.resolve();
+    this.nodeListeners.delete(key);
+    return run(listener);
+  }
+
+  /** `PUBSUB NUMSUB|SHARDNUMSUB channel`, summed over the masters of a cluster. */
+  async countSubscribers(kind: "NUMSUB" | "SHARDNUMSUB", channel: string): Promise<number> {
+    if (this.kind === "ioredis") {
+      const pub = this.pub as IoRedis;
+      if (pub.isCluster && pub.nodes) {
+        const counts = await Promise.all(
+          pub.nodes("master").map((n) => n.call("PUBSUB", kind, channel)),
+        );
+        return counts.reduce<number>((sum, reply) => sum + parseCount(reply), 0);
+      }
+      return parseCount(await pub.call("PUBSUB", kind, channel));
+    }
+    const pub = this.pub as NodeRedis;
+    if (Array.isArray(pub.masters) && pub.nodeClient) {
+      const nodeClient = pub.nodeClient.bind(pub);
+      const counts = await Promise.all(
+        pub.masters.map(async (master) =>
+          (await nodeClient(master)).sendCommand(["PUBSUB", kind, channel]),
+        ),
+      );
+      return counts.reduce<number>((sum, reply) => sum + parseCount(reply), 0);
+    }
+    return parseCount(await pub.sendCommand(["PUBSUB", kind, channel]));
+  }
+
+  /** Removes this transport's client listeners (subscriptions are removed by the unsubscribe calls). */
+  detach(): void {
+    for (const run of this.detachers.splice(0)) run();
+  }
+}

@@ -1,0 +1,746 @@
+/**
+ * The classic Redis adapter: Redis PUBLISH / PSUBSCRIBE / SUBSCRIBE with the channels, message types and
+ * encodings of `@socket.io/redis-adapter` 8.x `createAdapter`, so that official socket.io nodes, Switchyard
+ * nodes and the official `@socket.io/redis-emitter` share one cluster.
+ *
+ * Channels of a namespace (prefix `key`, default "socket.io"):
+ *   `key#nsp#` and `key#nsp#room#`   broadcasts, msgpack `[uid, packet, opts]` (PSUBSCRIBE `key#nsp#*`)
+ *   `key-request#nsp#`               requests, JSON (msgpack for broadcasts with acks)
+ *   `key-response#nsp#`, `…#uid#`    responses, matched by request id
+ * The number of nodes is the number of subscribers of the request channel (PUBSUB NUMSUB).
+ */
+import { randomBytes } from "node:crypto";
+import createDebug from "debug";
+import * as notepack from "notepack.io";
+import {
+  Adapter,
+  type AdapterNamespace,
+  type AdapterPacket,
+  type AdapterSocket,
+  type BroadcastOptions,
+  type Room,
+  type ServerSideEmitAck,
+  type SocketDescription,
+  type SocketId,
+} from "../../adapter/adapter";
+import {
+  RequestTimeoutError,
+  decodeOptions,
+  describeSocket,
+  isRecord,
+  roomList,
+  toError,
+  toPacket,
+  withTimeout,
+} from "../../adapter/cluster";
+import { RedisTransport, type RedisClient } from "./client";
+
+const debug = createDebug("switchyard:redis");
+
+/** Request types of the classic adapter (they differ from the ClusterAdapter numbering). */
+export const RequestType = {
+  SOCKETS: 0,
+  ALL_ROOMS: 1,
+  REMOTE_JOIN: 2,
+  REMOTE_LEAVE: 3,
+  REMOTE_DISCONNECT: 4,
+  REMOTE_FETCH: 5,
+  SERVER_SIDE_EMIT: 6,
+  BROADCAST: 7,
+  BROADCAST_CLIENT_COUNT: 8,
+  BROADCAST_ACK: 9,
+} as const;
+export type RequestType = (typeof RequestType)[keyof typeof RequestType];
+
+/** Encodes broadcasts and acked messages; notepack.io (msgpack) by default, as the official adapter. */
+export interface RedisParser {
+  encode(value: unknown): string | Buffer;
+  decode(data: Buffer): unknown;
+}
+
+export interface RedisAdapterOptions {
+  /** Prefix of every channel. Default "socket.io". */
+  key?: string;
+  /** How long to wait for the other nodes' answers (fetchSockets, serverSideEmit with ack, allRooms). Default 5000 ms. */
+  requestsTimeout?: number;
+  /** Answer requests on the requester's own response channel instead of the shared one. Default false. */
+  publishOnSpecificResponseChannel?: boolean;
+  /** Encoder of broadcasts. Default: notepack.io (msgpack); every node of a cluster must use the same. */
+  parser?: RedisParser;
+}
+
+const msgpack: RedisParser = {
+  encode: (value) => notepack.encode(value) as Buffer,
+  decode: (data) => notepack.decode(data) as unknown,
+};
+
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/** 6 characters from [A-Za-z0-9_-]: the uid and request id format of the classic adapter. */
+function shortId(): string {
+  const bytes = randomBytes(6);
+  let id = "";
+  for (const b of bytes) id += ALPHABET[b & 63];
+  return id;
+}
+
+const isNumeric = (s: string) =>
+  s.trim() !== "" && !Number.isNaN(Number(s)) && !Number.isNaN(parseFloat(s));
+
+interface PendingRequest {
+  type: number;
+  /** Takes one response; returns true when the request is complete. */
+  take(response: Record<string, unknown>): boolean;
+  timer: NodeJS.Timeout;
+  fail(err: Error): void;
+}
+
+interface AckRequest {
+  clientCountCallback(count: number): void;
+  ack(...args: unknown[]): void;
+}
+
+/**
+ * Returns the `adapter` option of a Server: a factory building one RedisAdapter per namespace over the given
+ * clients (`pubClient.duplicate()` makes the second one; both connected).
+ */
+export function createAdapter(
+  pubClient: RedisClient,
+  subClient: RedisClient,
+  opts: RedisAdapterOptions = {},
+): (nsp: AdapterNamespace) => RedisAdapter {
+  // a plain function, so that servers calling it with `new` (as socket.io does) get the adapter too
+  return function (nsp: AdapterNamespace) {
+    return new RedisAdapter(nsp, pubClient, subClient, opts);
+  };
+}
+
+export class RedisAdapter extends Adapter {
+  /** This namespace adapter's id in the cluster. */
+  readonly uid = shortId();
+  readonly requestsTimeout: number;
+  readonly publishOnSpecificResponseChannel: boolean;
+  readonly parser: RedisParser;
+  readonly channel: string;
+  readonly requestChannel: string;
+  readonly responseChannel: string;
+  readonly specificResponseChannel: string;
+
+  private readonly transport: RedisTransport;
+  private readonly requests = new Map<string, PendingRequest>();
+  private readonly ackRequests = new Map<string, AckRequest>();
+  private subscribed?: Promise<void>;
+  private closed = false;
+
+  constructor(
+    nsp: AdapterNamespace,
+    readonly pubClient: RedisClient,
+    readonly subClient: RedisClient,
+    opts: RedisAdapterOptions = {},
+  ) {
+    super(nsp);
+    this.requestsTimeout = opts.requestsTimeout || 5000;
+    this.publishOnSpecificResponseChannel = !!opts.publishOnSpecificResponseChannel;
+    this.parser = opts.parser ?? msgpack;
+    const key = opts.key || "socket.io";
+    this.channel = `${key}#${nsp.name}#`;
+    this.requestChannel = `${key}-request#${nsp.name}#`;
+    this.responseChannel = `${key}-response#${nsp.name}#`;
+    this.specificResponseChannel = `${this.responseChannel}${this.uid}#`;
+    this.transport = new RedisTransport(pubClient, subClient, (err) => this.reportError(err));
+  }
+
+  /** Subscribes to the namespace's channels; resolves once Redis confirmed (failures go to `error`). */
+  override init(): Promise<void> {
+    if (!this.subscribed) {
+      const onBroadcast = (channel: string, message: Buffer) => this.onBroadcast(channel, message);
+      const onRequest = (channel: string, message: Buffer) => this.onRequest(channel, message);
+      this.subscribed = Promise.all([
+        this.transport.psubscribe(`${this.channel}*`, onBroadcast),
+        this.transport.subscribe(
+          [this.requestChannel, this.responseChannel, this.specificResponseChannel],
+          onRequest,
+        ),
+      ]).then(
+        () => debug("subscribed to %s*, %s", this.channel, this.requestChannel),
+        (err: unknown) => this.reportError(err),
+      );
+    }
+    return this.subscribed;
+  }
+
+  override async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.abortRequests("the adapter was closed");
+    const done = await Promise.allSettled([
+      this.transport.punsubscribe(`${this.channel}*`),
+      this.transport.unsubscribe([
+        this.requestChannel,
+        this.responseChannel,
+        this.specificResponseChannel,
+      ]),
+    ]);
+    for (const result of done) if (result.status === "rejected") this.reportError(result.reason);
+    this.transport.detach();
+  }
+
+  /** Reports a failure to the adapter's `error` listeners (an EventEmitter would throw without one). */
+  private reportError(err: unknown): void {
+    const error = toError(err);
+    debug("error: %s", error.message);
+    if (this.listenerCount("error") > 0) this.emit("error", error);
+  }
+
+  private publish(channel: string, message: string | Buffer): void {
+    if (this.closed) return;
+    let result: Promise<unknown>;
+    try {
+      result = this.transport.publish(channel, message);
+    } catch (err) {
+      this.reportError(err);
+      return;
+    }
+    result.catch((err: unknown) => this.reportError(err));
+  }
+
+  private publishResponse(request: Record<string, unknown>, response: string | Buffer): void {
+    const channel =
+      this.publishOnSpecificResponseChannel && typeof request.uid === "string"
+        ? `${this.responseChannel}${request.uid}#`
+        : this.responseChannel;
+    this.publish(channel, response);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Incoming
+
+  private onBroadcast(channel: string, message: Buffer): void {
+    if (!channel.startsWith(this.channel)) return;
+    const room = channel.slice(this.channel.length, -1);
+    // a room channel for a room this node does not have: nothing to deliver, skip the decoding
+    if (room !== "" && !this.hasRoom(room)) return;
+    let decoded: unknown;
+    try {
+      decoded = this.parser.decode(message);
+    } catch (err) {
+      debug("ignoring a malformed broadcast: %s", toError(err).message);
+      return;
+    }
+    if (!Array.isArray(decoded)) return;
+    const [uid, rawPacket, rawOpts] = decoded as unknown[];
+    if (uid === this.uid) return;
+    if (isRecord(rawPacket) && rawPacket.nsp !== undefined && rawPacket.nsp !== this.nsp.name)
+      return;
+    const packet = toPacket(rawPacket, this.nsp.name);
+    if (!packet) return;
+    super.broadcast(packet, decodeOptions(rawOpts));
+  }
+
+  private hasRoom(room: string): boolean {
+    return this.rooms.has(room) || (isNumeric(room) && this.rooms.has(parseFloat(room)));
+  }
+
+  private decodeRequest(message: Buffer): Record<string, unknown> | undefined {
+    try {
+      const value: unknown =
+        message[0] === 0x7b ? JSON.parse(message.toString()) : this.parser.decode(message);
+      return isRecord(value) ? value : undefined;
+    } catch {
+      debug("ignoring a malformed request");
+      return undefined;
+    }
+  }
+
+  private onRequest(channel: string, message: Buffer): void {
+    if (channel.startsWith(this.responseChannel)) return this.onResponse(message);
+    if (channel !== this.requestChannel) return;
+    const request = this.decodeRequest(message);
+    if (!request) return;
+    try {
+      this.handleRequest(request);
+    } catch (err) {
+      this.reportError(err);
+    }
+  }
+
+  private handleRequest(request: Record<string, unknown>): void {
+    const fromSelf = request.uid === this.uid;
+    const requestId = typeof request.requestId === "string" ? request.requestId : undefined;
+    if (debug.enabled) debug("request of type %s from %s", request.type, request.uid);
+    switch (request.type) {
+      case RequestType.SOCKETS: {
+        if (fromSelf || requestId === undefined || this.requests.has(requestId)) return;
+        void super
+          .sockets(new Set(roomList(request.rooms)))
+          .then((ids) =>
+            this.publishResponse(request, JSON.stringify({ requestId, sockets: [...ids] })),
+          );
+        return;
+      }
+      case RequestType.ALL_ROOMS: {
+        if (fromSelf || requestId === undefined || this.requests.has(requestId)) return;
+        this.publishResponse(request, JSON.stringify({ requestId, rooms: [...this.rooms.keys()] }));
+        return;
+      }
+      case RequestType.REMOTE_JOIN:
+      case RequestType.REMOTE_LEAVE:
+      case RequestType.REMOTE_DISCONNECT:
+        // our own requests were applied locally when sent
+        if (fromSelf) return;
+        this.applyRemote(request, requestId);
+        return;
+      case RequestType.REMOTE_FETCH: {
+        if (fromSelf || requestId === undefined || this.requests.has(requestId)) return;
+        void super.fetchSockets(decodeOptions(request.opts)).then((sockets) => {
+          let response: string;
+          try {
+            response = JSON.stringify({ requestId, sockets: sockets.map(describeSocket) });
+          } catch (err) {
+            // e.g. a circular socket.data: the requester will time out, this node keeps going
+            this.reportError(err);
+            return;
+          }
+          this.publishResponse(request, response);
+        });
+        return;
+      }
+      case RequestType.SERVER_SIDE_EMIT: {
+        if (fromSelf || !Array.isArray(request.data)) return;
+        const args = [...(request.data as unknown[])];
+        if (requestId !== undefined) {
+          let called = false;
+          args.push((arg: unknown) => {
+            if (called) return;
+            called = true;
+            let response: string;
+            try {
+              response = JSON.stringify({
+                type: RequestType.SERVER_SIDE_EMIT,
+                requestId,
+                data: arg,
+              });
+            } catch (err) {
+              this.reportError(err);
+              return;
+            }
+            this.publishResponse(request, response);
+          });
+        }
+        this.nsp._onServerSideEmit(args);
+        return;
+      }
+      case RequestType.BROADCAST: {
+        if (fromSelf || requestId === undefined || this.ackRequests.has(requestId)) return;
+        const packet = toPacket(request.packet, this.nsp.name);
+        if (!packet) return;
+        super.broadcastWithAck(
+          packet,
+          decodeOptions(request.opts),
+          (clientCount) =>
+            this.publishResponse(
+              request,
+              JSON.stringify({ type: RequestType.BROADCAST_CLIENT_COUNT, requestId, clientCount }),
+            ),
+          (arg) => {
+            let response: string | Buffer;
+            try {
+              response = this.parser.encode({
+                type: RequestType.BROADCAST_ACK,
+                requestId,
+                packet: arg,
+              });
+            } catch (err) {
+              this.reportError(err);
+              return;
+            }
+            this.publishResponse(request, response);
+          },
+        );
+        return;
+      }
+      default:
+        if (debug.enabled) debug("ignoring request type %s", request.type);
+    }
+  }
+
+  /** socketsJoin / socketsLeave / disconnectSockets from another node or the emitter (also the legacy forms). */
+  private applyRemote(request: Record<string, unknown>, requestId: string | undefined): void {
+    if (isRecord(request.opts)) {
+      const opts = decodeOptions(request.opts);
+      if (request.type === RequestType.REMOTE_JOIN)
+        void super.addSockets(opts, roomList(request.rooms));
+      else if (request.type === RequestType.REMOTE_LEAVE)
+        void super.delSockets(opts, roomList(request.rooms));
+      else void super.disconnectSockets(opts, request.close === true);
+      return;
+    }
+    // legacy form: one socket by id, answered so the (old) requester can resolve
+    const socket = typeof request.sid === "string" ? this.nsp.sockets.get(request.sid) : undefined;
+    if (!socket) return;
+    const room = request.room;
+    if (
+      request.type === RequestType.REMOTE_JOIN &&
+      (typeof room === "string" || typeof room === "number")
+    ) {
+      void socket.join(room);
+    } else if (
+      request.type === RequestType.REMOTE_LEAVE &&
+      (typeof room === "string" || typeof room === "number")
+    ) {
+      void socket.leave(room);
+    } else if (request.type === RequestType.REMOTE_DISCONNECT) {
+      socket.disconnect(request.close === true);
+    } else return;
+    this.publishResponse(request, JSON.stringify({ requestId }));
+  }
+
+  private onResponse(message: Buffer): void {
+    const response = this.decodeRequest(message);
+    if (!response) return;
+    const requestId = response.requestId;
+    if (typeof requestId !== "string") return;
+    const ackRequest = this.ackRequests.get(requestId);
+    if (ackRequest) {
+      if (
+        response.type === RequestType.BROADCAST_CLIENT_COUNT &&
+        typeof response.clientCount === "number"
+      ) {
+        ackRequest.clientCountCallback(response.clientCount);
+      } else if (response.type === RequestType.BROADCAST_ACK) {
+        ackRequest.ack(response.packet);
+      }
+      return;
+    }
+    const request = this.requests.get(requestId);
+    if (!request) return;
+    if (request.take(response)) {
+      clearTimeout(request.timer);
+      this.requests.delete(requestId);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Outgoing
+
+  override broadcast(packet: AdapterPacket, opts: BroadcastOptions): void {
+    packet.nsp = this.nsp.name;
+    if (!opts.flags?.local) {
+      let message: string | Buffer | undefined;
+      try {
+        message = this.parser.encode([
+          this.uid,
+          { type: packet.type, data: packet.data, nsp: packet.nsp },
+          { rooms: [...opts.rooms], except: [...(opts.except ?? [])], flags: opts.flags ?? {} },
+        ]);
+      } catch (err) {
+        this.reportError(err);
+      }
+      if (message !== undefined) {
+        const channel =
+          opts.rooms.size === 1 ? `${this.channel}${String([...opts.rooms][0])}#` : this.channel;
+        if (debug.enabled) debug("publishing a broadcast to %s", channel);
+        this.publish(channel, message);
+      }
+    }
+    super.broadcast(packet, opts);
+  }
+
+  override broadcastWithAck(
+    packet: AdapterPacket,
+    opts: BroadcastOptions,
+    clientCountCallback: (clientCount: number) => void,
+    ack: (...args: unknown[]) => void,
+  ): void {
+    packet.nsp = this.nsp.name;
+    if (!opts.flags?.local) {
+      const requestId = shortId();
+      let message: string | Buffer | undefined;
+      try {
+        message = this.parser.encode({
+          uid: this.uid,
+          requestId,
+          type: RequestType.BROADCAST,
+          packet: { type: packet.type, data: packet.data, nsp: packet.nsp },
+          opts: {
+            rooms: [...opts.rooms],
+            except: [...(opts.except ?? [])],
+            flags: opts.flags ?? {},
+          },
+        });
+      } catch (err) {
+        this.reportError(err);
+      }
+      if (message !== undefined) {
+        this.ackRequests.set(requestId, { clientCountCallback, ack });
+        this.publish(this.requestChannel, message);
+        // whether every client answered is only known above the adapter: forget the handlers after the timeout
+        const timer = setTimeout(
+          () => this.ackRequests.delete(requestId),
+          opts.flags?.timeout ?? this.requestsTimeout,
+        );
+        timer.unref?.();
+      }
+    }
+    super.broadcastWithAck(packet, opts, clientCountCallback, ack);
+  }
+
+  private wireOpts(opts: BroadcastOptions): { rooms: Room[]; except: Room[] } {
+    return { rooms: [...opts.rooms], except: [...(opts.except ?? [])] };
+  }
+
+  override addSockets(opts: BroadcastOptions, rooms: Room[]): void {
+    if (!opts.flags?.local) {
+      this.publish(
+        this.requestChannel,
+        JSON.stringify({
+          uid: this.uid,
+          type: RequestType.REMOTE_JOIN,
+          opts: this.wireOpts(opts),
+          rooms: [...rooms],
+        }),
+      );
+    }
+    void super.addSockets(opts, rooms);
+  }
+
+  override delSockets(opts: BroadcastOptions, rooms: Room[]): void {
+    if (!opts.flags?.local) {
+      this.publish(
+        this.requestChannel,
+        JSON.stringify({
+          uid: this.uid,
+          type: RequestType.REMOTE_LEAVE,
+          opts: this.wireOpts(opts),
+          rooms: [...rooms],
+        }),
+      );
+    }
+    void super.delSockets(opts, rooms);
+  }
+
+  override disconnectSockets(opts: BroadcastOptions, close: boolean): void {
+    if (!opts.flags?.local) {
+      this.publish(
+        this.requestChannel,
+        JSON.stringify({
+          uid: this.uid,
+          type: RequestType.REMOTE_DISCONNECT,
+          opts: this.wireOpts(opts),
+          close,
+        }),
+      );
+    }
+    void super.disconnectSockets(opts, close);
+  }
+
+  /** The number of nodes serving this namespace: the subscribers of its request channel. */
+  override serverCount(): Promise<number> {
+    return this.transport.countSubscribers("NUMSUB", this.requestChannel);
+  }
+
+  /** serverCount(), bounded by `timeout`; undefined (and the error reported) if Redis cannot tell in time. */
+  private async countNodes(timeout: number): Promise<number | undefined> {
+    try {
+      return await withTimeout(this.serverCount(), timeout, "serverCount");
+    } catch (err) {
+      this.reportError(err);
+      return undefined;
+    }
+  }
+
+  /**
+   * Sends a request and collects one answer per other node (`numSub - 1`). On timeout `fail` gets an error whose
+   * `responses` are the answers received so far.
+   */
+  private request(
+    type: number,
+    numSub: number,
+    timeout: number,
+    build: (requestId: string) => string | Buffer,
+    collect: (response: Record<string, unknown>) => void,
+    partial: () => unknown[],
+    timeoutMessage: (received: number) => string,
+    fail: (err: Error) => void,
+    complete: () => void,
+  ): void {
+    const requestId = shortId();
+    let received = 0;
+    const expected = numSub - 1;
+    const timer = setTimeout(() => {
+      if (!this.requests.delete(requestId)) return;
+      fail(new RequestTimeoutError(timeoutMessage(received), partial()));
+    }, timeout);
+    this.requests.set(requestId, {
+      type,
+      timer,
+      fail,
+      take: (response) => {
+        received++;
+        collect(response);
+        if (received < expected) return false;
+        complete();
+        return true;
+      },
+    });
+    let message: string | Buffer;
+    try {
+      message = build(requestId);
+    } catch (err) {
+      clearTimeout(timer);
+      this.requests.delete(requestId);
+      fail(toError(err));
+      return;
+    }
+    this.publish(this.requestChannel, message);
+  }
+
+  override async fetchSockets(
+    opts: BroadcastOptions,
+  ): Promise<Array<AdapterSocket | SocketDescription>> {
+    const local = await super.fetchSockets(opts);
+    if (opts.flags?.local) return local;
+    const timeout = opts.flags?.timeout ?? this.requestsTimeout;
+    const numSub = await this.countNodes(timeout);
+    if (numSub === undefined) {
+      throw new RequestTimeoutError("timeout reached while waiting for fetchSockets response", [
+        ...local,
+      ]);
+    }
+    if (numSub <= 1) return local;
+    const found: Array<AdapterSocket | SocketDescription> = [...local];
+    return new Promise((resolve, reject) => {
+      this.request(
+        RequestType.REMOTE_FETCH,
+        numSub,
+        timeout,
+        (requestId) =>
+          JSON.stringify({
+            uid: this.uid,
+            requestId,
+            type: RequestType.REMOTE_FETCH,
+            opts: this.wireOpts(opts),
+          }),
+        (response) => {
+          if (Array.isArray(response.sockets))
+            found.push(...(response.sockets as SocketDescription[]));
+        },
+        () => found,
+        () => "timeout reached while waiting for fetchSockets response",
+        reject,
+        () => resolve(found),
+      );
+    });
+  }
+
+  /** The ids of the sockets in any of `rooms` (all when empty), on every node. */
+  override async sockets(rooms: Set<Room>): Promise<Set<SocketId>> {
+    const local = await super.sockets(rooms);
+    const numSub = await this.countNodes(this.requestsTimeout);
+    if (numSub === undefined) {
+      throw new RequestTimeoutError("timeout reached while waiting for sockets response", [
+        ...local,
+      ]);
+    }
+    if (numSub <= 1) return local;
+    return new Promise((resolve, reject) => {
+      this.request(
+        RequestType.SOCKETS,
+        numSub,
+        this.requestsTimeout,
+        (requestId) =>
+          JSON.stringify({
+            uid: this.uid,
+            requestId,
+            type: RequestType.SOCKETS,
+            rooms: [...rooms],
+          }),
+        (response) => {
+          if (Array.isArray(response.sockets))
+            for (const id of response.sockets) local.add(String(id));
+        },
+        () => [...local],
+        () => "timeout reached while waiting for sockets response",
+        reject,
+        () => resolve(local),
+      );
+    });
+  }
+
+  /** The names of the rooms of every node. */
+  async allRooms(): Promise<Set<Room>> {
+    const local = new Set<Room>(this.rooms.keys());
+    const numSub = await this.countNodes(this.requestsTimeout);
+    if (numSub === undefined) {
+      throw new RequestTimeoutError("timeout reached while waiting for allRooms response", [
+        ...local,
+      ]);
+    }
+    if (numSub <= 1) return local;
+    return new Promise((resolve, reject) => {
+      this.request(
+        RequestType.ALL_ROOMS,
+        numSub,
+        this.requestsTimeout,
+        (requestId) => JSON.stringify({ uid: this.uid, requestId, type: RequestType.ALL_ROOMS }),
+        (response) => {
+          for (const room of roomList(response.rooms)) local.add(room);
+        },
+        () => [...local],
+        () => "timeout reached while waiting for allRooms response",
+        reject,
+        () => resolve(local),
+      );
+    });
+  }
+
+  override serverSideEmit(packet: unknown[]): void {
+    const last = packet[packet.length - 1];
+    if (typeof last !== "function") {
+      this.publish(
+        this.requestChannel,
+        JSON.stringify({ uid: this.uid, type: RequestType.SERVER_SIDE_EMIT, data: packet }),
+      );
+      return;
+    }
+    const ack = last as ServerSideEmitAck;
+    const args = packet.slice(0, -1);
+    void this.countNodes(this.requestsTimeout).then((numSub) => {
+      if (numSub === undefined) {
+        ack(new RequestTimeoutError("timeout reached: the number of servers is unknown", []), []);
+        return;
+      }
+      if (numSub <= 1) {
+        ack(null, []);
+        return;
+      }
+      const responses: unknown[] = [];
+      this.request(
+        RequestType.SERVER_SIDE_EMIT,
+        numSub,
+        this.requestsTimeout,
+        (requestId) =>
+          JSON.stringify({
+            uid: this.uid,
+            requestId,
+            type: RequestType.SERVER_SIDE_EMIT,
+            data: args,
+          }),
+        (response) => responses.push(response.data),
+        () => responses,
+        (received) => `timeout reached: only ${received} responses received out of ${numSub - 1}`,
+        (err) => ack(err, responses),
+        () => ack(null, responses),
+      );
+    });
+  }
+
+  private abortRequests(reason: string): void {
+    for (const [id, request] of this.requests) {
+      clearTimeout(request.timer);
+      this.requests.delete(id);
+      request.fail(new Error(reason));
+    }
+    this.ackRequests.clear();
+  }
+}

@@ -1,0 +1,152 @@
+/** Test helpers for the Redis adapter: cluster nodes in child processes, clients, waiting, unique keys. */
+import { fork, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { io as ioc, type Socket as ClientSocket } from "socket.io-client";
+import type { Command, NodeConfig } from "./node";
+
+export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+
+/** A key prefix no other test (or run) uses. */
+export function uniqueKey(label: string): string {
+  return `sy-test-${label}-${randomBytes(4).toString("hex")}`;
+}
+
+export interface ClusterNode {
+  name: string;
+  port: number;
+  child: ChildProcess;
+  unhandled: string[];
+  run<T = unknown>(cmd: Omit<Command, "id">): Promise<T>;
+  /** A socket.io-client 4.8 client of this node, connected. */
+  client(nsp?: string): Promise<ClientSocket>;
+  stop(): Promise<void>;
+  kill(): void;
+}
+
+const clientsToClose = new Set<ClientSocket>();
+
+export async function startNode(
+  config: Partial<NodeConfig> & Pick<NodeConfig, "name" | "key">,
+): Promise<ClusterNode> {
+  const full: NodeConfig = {
+    impl: "switchyard",
+    adapter: "switchyard",
+    mode: "classic",
+    client: "redis",
+    redisUrl: REDIS_URL,
+    requestsTimeout: 2000,
+    ...config,
+  };
+  const child = fork(join(__dirname, "node.ts"), [JSON.stringify(full)], {
+    execArgv: ["--import", "tsx"],
+    serialization: "advanced",
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  const unhandled: string[] = [];
+  let nextId = 1;
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`node ${full.name} did not start`)), 20000);
+    child.on(
+      "message",
+      (m: {
+        ready?: boolean;
+        port?: number;
+        fatal?: string;
+        id?: number;
+        result?: unknown;
+        error?: string;
+        unhandled?: string;
+      }) => {
+        if (m.ready) {
+          clearTimeout(timer);
+          resolve(m.port as number);
+        } else if (m.fatal) {
+          clearTimeout(timer);
+          reject(new Error(m.fatal));
+        } else if (m.unhandled) {
+          unhandled.push(m.unhandled);
+        } else if (m.id !== undefined) {
+          const p = pending.get(m.id);
+          pending.delete(m.id);
+          if (m.error !== undefined) p?.reject(new Error(m.error));
+          else p?.resolve(m.result);
+        }
+      },
+    );
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`node ${full.name} exited with ${code}`));
+      for (const p of pending.values()) p.reject(new Error(`node ${full.name} exited`));
+      pending.clear();
+    });
+  });
+  const node: ClusterNode = {
+    name: full.name,
+    port,
+    child,
+    unhandled,
+    run<T>(cmd: Omit<Command, "id">): Promise<T> {
+      const id = nextId++;
+      return new Promise<T>((resolve, reject) => {
+        pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+        child.send({ ...cmd, id });
+      });
+    },
+    async client(nsp = "/") {
+      const socket = ioc(`http://127.0.0.1:${port}${nsp}`, {
+        forceNew: true,
+        reconnection: false,
+        transports: ["websocket"],
+      });
+      clientsToClose.add(socket);
+      await new Promise<void>((resolve, reject) => {
+        socket.once("connect", () => resolve());
+        socket.once("connect_error", reject);
+      });
+      return socket;
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      await node.run({ cmd: "close" }).catch(() => undefined);
+      await Promise.race([exited, sleep(3000)]);
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    },
+    kill() {
+      child.kill("SIGKILL");
+    },
+  };
+  return node;
+}
+
+export function closeClients(): void {
+  for (const socket of clientsToClose) socket.disconnect();
+  clientsToClose.clear();
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Collects the events `event` a client receives. */
+export function record(socket: ClientSocket, event: string): unknown[][] {
+  const seen: unknown[][] = [];
+  socket.on(event, (...args: unknown[]) => seen.push(args));
+  return seen;
+}
+
+/** Polls `check` until it returns true (rejects after `ms`, with `what` in the message). */
+export async function until(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  ms = 5000,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}

@@ -1,0 +1,10 @@
+import { test } from "node:test";
+import { mixedCluster } from "./mixed";
+
+const impl = "socket.io" as const;
+
+test("mixed cluster, classic adapter, node-redis: official node and Switchyard adapter node", () =>
+  mixedCluster({ mode: "classic", client: "redis", impl }));
+
+test("mixed cluster, classic adapter, ioredis: official node and Switchyard adapter node", () =>
+  mixedCluster({ mode: "classic", client: "ioredis", impl }));

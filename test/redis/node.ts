@@ -1,0 +1,239 @@
+/**
+ * One cluster node in its own process, for the multi-node tests: a socket.io or Switchyard server with the
+ * official or the Switchyard Redis adapter (classic or sharded) over `redis` or `ioredis`. Started with
+ * `fork(node.ts, [JSON config])` (advanced serialization), it answers commands sent over IPC.
+ */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface NodeConfig {
+  name: string;
+  impl: "switchyard" | "socket.io";
+  adapter: "switchyard" | "official";
+  mode: "classic" | "sharded";
+  client: "redis" | "ioredis";
+  key: string;
+  redisUrl: string;
+  requestsTimeout?: number;
+  subscriptionMode?: "static" | "dynamic" | "dynamic-private";
+  publishOnSpecificResponseChannel?: boolean;
+}
+
+export interface Command {
+  id: number;
+  cmd: string;
+  nsp?: string;
+  rooms?: Array<string | number>;
+  except?: Array<string | number>;
+  flags?: { volatile?: boolean; compress?: boolean; local?: boolean; timeout?: number };
+  event?: string;
+  args?: unknown[];
+  room?: string | string[];
+  close?: boolean;
+}
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- this script drives two server implementations dynamically */
+type Loose = any;
+
+const config = JSON.parse(process.argv[2] ?? "{}") as NodeConfig;
+const errors: string[] = [];
+const serverEvents: unknown[][] = [];
+
+async function makeClients(): Promise<{ pub: Loose; sub: Loose; quit(): Promise<void> }> {
+  if (config.client === "redis") {
+    const { createClient } = require("redis");
+    const pub = createClient({ url: config.redisUrl, socket: { reconnectStrategy: () => 200 } });
+    const sub = pub.duplicate();
+    pub.on("error", (e: Error) => errors.push(`pub: ${e.message}`));
+    sub.on("error", (e: Error) => errors.push(`sub: ${e.message}`));
+    await Promise.all([pub.connect(), sub.connect()]);
+    return {
+      pub,
+      sub,
+      quit: async () => void (await Promise.allSettled([pub.quit(), sub.quit()])),
+    };
+  }
+  const { Redis } = require("ioredis");
+  const pub = new Redis(config.redisUrl, { retryStrategy: () => 200, maxRetriesPerRequest: 2 });
+  const sub = pub.duplicate();
+  pub.on("error", (e: Error) => errors.push(`pub: ${e.message}`));
+  sub.on("error", (e: Error) => errors.push(`sub: ${e.message}`));
+  return { pub, sub, quit: async () => void (await Promise.allSettled([pub.quit(), sub.quit()])) };
+}
+
+function adapterFactory(pub: Loose, sub: Loose): Loose {
+  const lib =
+    config.adapter === "official"
+      ? require("@socket.io/redis-adapter")
+      : require("../../src/adapters/redis");
+  if (config.mode === "sharded") {
+    return lib.createShardedAdapter(pub, sub, {
+      channelPrefix: config.key,
+      subscriptionMode: config.subscriptionMode,
+      requestsTimeout: config.requestsTimeout,
+    });
+  }
+  return lib.createAdapter(pub, sub, {
+    key: config.key,
+    requestsTimeout: config.requestsTimeout,
+    publishOnSpecificResponseChannel: config.publishOnSpecificResponseChannel,
+  });
+}
+
+async function main(): Promise<void> {
+  const clients = await makeClients();
+  const httpServer = createServer();
+  const { Server } = config.impl === "socket.io" ? require("socket.io") : require("../../src");
+  const io: Loose = new Server(httpServer, { adapter: adapterFactory(clients.pub, clients.sub) });
+  let counter = 0;
+  const setup = (nsp: Loose) => {
+    const adapter = nsp.adapter;
+    if (typeof adapter.on === "function")
+      adapter.on("error", (e: Error) => errors.push(`adapter: ${e.message}`));
+    nsp.on("connection", (socket: Loose) => {
+      socket.data = { node: config.name, n: ++counter };
+      socket.on("join", (room: string, cb?: () => void) => {
+        void Promise.resolve(socket.join(room)).then(() => cb?.());
+      });
+    });
+    nsp.on("hello", (...args: unknown[]) => {
+      const last = args[args.length - 1];
+      if (typeof last === "function") {
+        const payload = args.slice(0, -1);
+        serverEvents.push([nsp.name, "hello", ...payload]);
+        (last as (v: unknown) => void)(`${config.name}:${JSON.stringify(payload)}`);
+      } else {
+        serverEvents.push([nsp.name, "hello", ...args]);
+      }
+    });
+  };
+  setup(io.of("/"));
+  setup(io.of("/custom"));
+  httpServer.listen(0);
+  await new Promise((resolve) => httpServer.once("listening", resolve));
+  const port = (httpServer.address() as AddressInfo).port;
+
+  const run = async (c: Command): Promise<unknown> => {
+    const nsp = io.of(c.nsp ?? "/");
+    let op: Loose = nsp;
+    if (c.rooms?.length) op = op.to(c.rooms);
+    if (c.except?.length) op = op.except(c.except);
+    if (c.flags?.volatile) op = op.volatile;
+    if (c.flags?.compress === false) op = op.compress(false);
+    if (c.flags?.local) op = op.local;
+    if (c.flags?.timeout !== undefined) op = op.timeout(c.flags.timeout);
+    switch (c.cmd) {
+      case "emit":
+        op.emit(c.event, ...(c.args ?? []));
+        return null;
+      case "emitWithAck":
+        try {
+          return { responses: await op.emitWithAck(c.event, ...(c.args ?? [])) };
+        } catch (e) {
+          return {
+            error: (e as Error).message,
+            responses: (e as { responses?: unknown }).responses,
+          };
+        }
+      case "socketsJoin":
+        op.socketsJoin(c.room);
+        return null;
+      case "socketsLeave":
+        op.socketsLeave(c.room);
+        return null;
+      case "disconnectSockets":
+        op.disconnectSockets(c.close ?? false);
+        return null;
+      case "fetchSockets": {
+        try {
+          const sockets = await op.fetchSockets();
+          return {
+            sockets: sockets
+              .map((s: Loose) => ({
+                id: s.id,
+                rooms: [...s.rooms].map(String).sort(),
+                data: s.data,
+              }))
+              .sort(
+                (a: Loose, b: Loose) =>
+                  a.data.n - b.data.n || String(a.data.node).localeCompare(b.data.node),
+              ),
+          };
+        } catch (e) {
+          return {
+            error: (e as Error).message,
+            responses: (e as { responses?: unknown[] }).responses?.length,
+          };
+        }
+      }
+      case "remoteJoin": {
+        // RemoteSocket.join / leave / disconnect / emit on every socket found, local or not
+        const sockets = await op.fetchSockets();
+        for (const s of sockets) {
+          if (c.event === "join") s.join(c.room);
+          else if (c.event === "leave") s.leave(c.room);
+          else if (c.event === "disconnect") s.disconnect(c.close);
+          else if (c.event === "emit") s.emit("direct", config.name);
+        }
+        return sockets.length;
+      }
+      case "allSockets":
+        return [...(await op.allSockets())].sort();
+      case "serverCount":
+        return nsp.adapter.serverCount();
+      case "serverSideEmit":
+        nsp.serverSideEmit(c.event, ...(c.args ?? []));
+        return null;
+      case "serverSideEmitWithAck":
+        try {
+          return {
+            responses: (
+              (await nsp.serverSideEmitWithAck(c.event, ...(c.args ?? []))) as string[]
+            ).sort(),
+          };
+        } catch (e) {
+          return {
+            error: (e as Error).message,
+            responses: (e as { responses?: unknown }).responses,
+          };
+        }
+      case "localRooms": {
+        const out: Record<string, string[]> = {};
+        for (const [id, socket] of nsp.sockets) out[id] = [...socket.rooms].map(String).sort();
+        return out;
+      }
+      case "serverEvents":
+        return serverEvents.splice(0);
+      case "errors":
+        return [...errors];
+      case "uid":
+        return nsp.adapter.uid;
+      case "close":
+        await io.close();
+        await clients.quit();
+        setTimeout(() => process.exit(0), 50);
+        return null;
+      default:
+        throw new Error(`unknown command ${c.cmd}`);
+    }
+  };
+
+  process.on("message", (c: Command) => {
+    run(c).then(
+      (result) => process.send?.({ id: c.id, result }),
+      (e: unknown) =>
+        process.send?.({ id: c.id, error: e instanceof Error ? e.message : String(e) }),
+    );
+  });
+  process.on("disconnect", () => process.exit(0));
+  process.on("unhandledRejection", (e) => {
+    errors.push(`unhandledRejection: ${String(e)}`);
+    process.send?.({ unhandled: String(e) });
+  });
+  process.send?.({ ready: true, port });
+}
+
+main().catch((e: unknown) => {
+  process.send?.({ fatal: e instanceof Error ? e.stack : String(e) });
+  process.exit(1);
+});
