@@ -183,10 +183,13 @@ function windowStart() {
 function windowFigures(s0, s1, wallMs, w0, p) {
   const serverCpuUs = s1.cpu.user + s1.cpu.system - (s0.cpu.user + s0.cpu.system);
   const load1 = process.cpuUsage(w0.cpu);
-  const serverCpuPct = (100 * serverCpuUs) / (wallMs * 1000);
+  // The server's own clock between its two answers: the CPU time is measured between those.
+  const serverWallMs = (s1.hrtime - s0.hrtime) / 1000;
+  const serverCpuPct = (100 * serverCpuUs) / (serverWallMs * 1000);
   const loadCpuPct = (100 * (load1.user + load1.system)) / (wallMs * 1000);
   const out = {
     wallMs,
+    serverWallMs,
     serverCpuUs,
     serverCpuPct,
     loadCpuPct,
@@ -263,7 +266,7 @@ async function fanout(port, p) {
   };
   const ctl = await controlSocket(port);
   const sockets = await openMany(p.clients, p.concurrency, () => connectSio(port, { onPacket }));
-  await ctl.call("fanout", { on: true, clients: p.clients, window: p.window });
+  const on = await ctl.call("fanout", { on: true, clients: p.clients, window: p.window });
   const progress = setInterval(() => ctl.emit("progress", delivered), 5);
   await sleep(p.warmupMs);
   const s0 = await ctl.stats();
@@ -276,13 +279,21 @@ async function fanout(port, p) {
   const wallMs = performance.now() - t0;
   const w = windowFigures(s0, s1, wallMs, l0, p);
   clearInterval(progress);
-  await ctl.call("fanout", { on: false });
-  const messages = d1 - d0;
+  const off = await ctl.call("fanout", { on: false });
+  // Every broadcast must reach every client: wait (bounded) for the last ones, count the missing.
+  const expected = (off.sent - on.sent) * p.clients;
+  const until = performance.now() + 3000;
+  while (delivered < expected && performance.now() < until) await sleep(10);
+  // Work and CPU time both counted by the server between its two answers (the load generator's
+  // count lags by up to `window` broadcasts); the delivered count is there to check against.
+  const messages = (s1.broadcasts - s0.broadcasts) * p.clients;
   const result = {
     clients: p.clients,
     messages,
-    messagesPerSec: (messages * 1000) / wallMs,
-    broadcastsPerSec: ((s1.broadcasts - s0.broadcasts) * 1000) / wallMs,
+    messagesPerSec: (messages * 1000) / w.serverWallMs,
+    broadcastsPerSec: ((s1.broadcasts - s0.broadcasts) * 1000) / w.serverWallMs,
+    deliveredPerSec: ((d1 - d0) * 1000) / wallMs,
+    undelivered: expected - delivered,
     cpuUsPerMessage: w.serverCpuUs / messages,
     ...w,
   };
