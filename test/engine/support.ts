@@ -16,8 +16,9 @@ export interface Harness {
 export async function startEngine(
   opts: ServerOptions = {},
   onHttp?: (server: http.Server) => void,
+  httpOptions: http.ServerOptions = {},
 ): Promise<Harness> {
-  const server = http.createServer();
+  const server = http.createServer(httpOptions);
   onHttp?.(server);
   const engine = new Server(opts);
   engine.attach(server, opts);
