@@ -164,7 +164,9 @@ describe("upgrade", () => {
       allowRequest: (_req, fn) => setTimeout(() => fn(null, true), 100),
     });
     t.after(() => h2.close());
-    h2.engine.use((_req, _res, next) => setTimeout(next, 50));
+    h2.engine.use((_req, _res, next) => {
+      setTimeout(next, 50);
+    });
     for (let i = 0; i < 5; i++) {
       await new Promise<void>((resolve) => {
         const socket = net.connect(h2.port, "127.0.0.1", () => {
