@@ -11,13 +11,17 @@
 //   (handshake auth { control: true });
 // - `echo` answers its argument through the ack;
 // - `stats` answers { memory: process.memoryUsage(), cpu: process.cpuUsage(), ... }, after a forced
-//   GC when asked ({ gc: true }; needs --expose-gc);
+//   GC when asked ({ gc: true }; needs --expose-gc), writing a heap snapshot to
+//   bench/results/profiles/ when asked ({ snapshot: true });
 // - `fanout` ({ on: true, clients, window }) starts or stops a loop broadcasting a ~100-byte JSON
 //   event "tick" to "all" as fast as the receivers keep up: `progress` (the number of ticks the
 //   load generator has received since it turned the loop on, summed over its clients) keeps at most `window` broadcasts in
 //   flight, so that the server's buffers stay bounded and every message counted was delivered.
 import http from "node:http";
 import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import v8 from "node:v8";
 
 const require = createRequire(import.meta.url);
 
@@ -58,9 +62,15 @@ function stats(opts) {
     globalThis.gc();
     globalThis.gc();
   }
+  let snapshot = null;
+  if (opts && opts.snapshot) {
+    const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), "results", "profiles");
+    snapshot = v8.writeHeapSnapshot(path.join(dir, `${impl}-${process.pid}.heapsnapshot`));
+  }
   return {
     impl,
     pid: process.pid,
+    snapshot,
     memory: process.memoryUsage(),
     cpu: process.cpuUsage(),
     hrtime: Number(process.hrtime.bigint()) / 1e3, // µs

@@ -122,7 +122,7 @@ async function controlSocket(port) {
   }
   return {
     ws,
-    stats: (gc = false) => call("stats", { gc }),
+    stats: (gc = false, snapshot = false) => call("stats", { gc, snapshot }),
     call,
     emit: (event, arg) => ws.send(`42${JSON.stringify([event, arg])}`),
     close: () => ws.terminate(),
@@ -239,6 +239,8 @@ async function idle(port, p) {
   const sRamp = await ctl.stats(false);
   await sleep(p.settleMs);
   const s1 = await ctl.stats(true);
+  // Taken after the measurement: a snapshot costs time and memory of its own.
+  const snap = p.snapshot ? await ctl.stats(true, true) : null;
   const n = p.count;
   const result = {
     connections: n,
@@ -251,6 +253,7 @@ async function idle(port, p) {
     externalPerConnection: (s1.memory.external - s0.memory.external) / n,
     before: s0.memory,
     after: s1.memory,
+    snapshot: snap && snap.snapshot,
   };
   for (const ws of sockets) ws.terminate();
   ctl.close();

@@ -2,6 +2,7 @@
 // by function and by file/package, the top entries of each.
 //
 //   node bench/profile-summary.mjs bench/results/profiles/fanout-switchyard-0.cpuprofile [--top 25]
+//     [--stacks NAME]   also the heaviest call stacks (8 frames) under functions named NAME
 import fs from "node:fs";
 import path from "node:path";
 
@@ -65,6 +66,28 @@ function print(title, map) {
     console.log(
       `${((100 * t) / total).toFixed(1).padStart(5)}%  ${(t / 1000).toFixed(0).padStart(7)} ms  ${k}`,
     );
+  }
+}
+
+const stacksIdx = process.argv.indexOf("--stacks");
+if (stacksIdx !== -1) {
+  const wanted = process.argv[stacksIdx + 1];
+  const parent = new Map();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const stacks = new Map();
+  for (const [id, t] of self) {
+    if (byId.get(id).callFrame.functionName !== wanted) continue;
+    const frames = [];
+    for (let c = id, k = 0; c !== undefined && k < 8; c = parent.get(c), k++) {
+      const cf = byId.get(c).callFrame;
+      frames.push(`${cf.functionName || "(anonymous)"} ${where(cf.url)}:${cf.lineNumber + 1}`);
+    }
+    const key = frames.join("\n      < ");
+    stacks.set(key, (stacks.get(key) ?? 0) + t);
+  }
+  console.log(`\nheaviest stacks under ${wanted}`);
+  for (const [k, t] of [...stacks].sort((a, b) => b[1] - a[1]).slice(0, 6)) {
+    console.log(`${(t / 1000).toFixed(0).padStart(5)} ms ${k}`);
   }
 }
 

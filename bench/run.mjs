@@ -5,11 +5,12 @@
 //
 //   node bench/run.mjs [--quick] [--reps N] [--only idle-10k,fanout,...]
 //                      [--baseline socket.io] [--candidate switchyard] [--no-pin]
-//                      [--profile] [--no-chart] [--out FILE]
+//                      [--profile] [--heap-snapshot] [--no-chart] [--out FILE]
 //
 // --candidate socket.io runs an A/A comparison (socket.io against itself), which shows how much
 // of a ratio is noise on this machine. --profile starts the servers with --cpu-prof and leaves
-// the profiles in bench/results/profiles/.
+// the profiles in bench/results/profiles/; --heap-snapshot has the idle scenarios write a heap
+// snapshot there once measured (bench/heap-summary.mjs reads it).
 import { spawn, execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -38,6 +39,7 @@ const options = {
   only: opt("only", null),
   pin: !flag("no-pin"),
   profile: flag("profile"),
+  heapSnapshot: flag("heap-snapshot"),
   chart: !flag("no-chart"),
   out: opt("out", null),
 };
@@ -262,6 +264,8 @@ async function stop(child, graceMs = 3000) {
 
 async function runOnce(scenario, impl, rep) {
   const serverArgs = ["--expose-gc"];
+  if (options.heapSnapshot)
+    fs.mkdirSync(path.join(here, "results", "profiles"), { recursive: true });
   if (options.profile) {
     const dir = path.join(here, "results", "profiles");
     fs.mkdirSync(dir, { recursive: true });
@@ -287,6 +291,7 @@ async function runOnce(scenario, impl, rep) {
       params: {
         ...scenario.params,
         deadlineMs,
+        snapshot: options.heapSnapshot,
         serverCpu: pin ? Number(SERVER_CPU) : null,
         loadCpu: pin ? Number(LOAD_CPU) : null,
       },
