@@ -19,6 +19,7 @@ import {
   type Room,
   type ServerSideEmitAck,
   type SocketDescription,
+  type SocketId,
 } from "./adapter";
 
 const debug = createDebug("switchyard:cluster");
@@ -451,6 +452,15 @@ export abstract class ClusterAdapter extends Adapter {
         data: { opts: encodeOptions(opts), requestId },
       });
     });
+  }
+
+  /**
+   * The ids of the sockets in any of `rooms` on every node. The protocol has no message for ids alone, so this
+   * asks with FETCH_SOCKETS (which every ClusterAdapter node answers) and keeps the ids.
+   */
+  override async sockets(rooms: Set<Room>): Promise<Set<SocketId>> {
+    const found = await this.fetchSockets({ rooms, except: new Set(), flags: {} });
+    return new Set(found.map((socket) => socket.id));
   }
 
   override serverSideEmit(packet: unknown[]): void {

@@ -67,11 +67,13 @@ function adapterFactory(pub: Loose, sub: Loose): Loose {
       ? require("@socket.io/redis-adapter")
       : require("../../src/adapters/redis");
   if (config.mode === "sharded") {
-    return lib.createShardedAdapter(pub, sub, {
+    // undefined options would override the official adapter's defaults (it merges with Object.assign)
+    const opts: Record<string, unknown> = {
       channelPrefix: config.key,
-      subscriptionMode: config.subscriptionMode,
       requestsTimeout: config.requestsTimeout,
-    });
+    };
+    if (config.subscriptionMode) opts.subscriptionMode = config.subscriptionMode;
+    return lib.createShardedAdapter(pub, sub, opts);
   }
   return lib.createAdapter(pub, sub, {
     key: config.key,
