@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import { mixedCluster } from "./mixed";
 
-const impl = "socket.io" as const;
+const impl = "switchyard" as const;
 
 test("mixed cluster, classic adapter, node-redis: official node and Switchyard adapter node", () =>
   mixedCluster({ mode: "classic", client: "redis", impl }));

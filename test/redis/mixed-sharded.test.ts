@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import { mixedCluster } from "./mixed";
 
-const impl = "socket.io" as const;
+const impl = "switchyard" as const;
 
 test("mixed cluster, sharded adapter (dynamic), node-redis", () =>
   mixedCluster({ mode: "sharded", client: "redis", impl }));

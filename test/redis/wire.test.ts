@@ -3,7 +3,7 @@
  * the Switchyard adapter must publish the same bytes on the same channels (ids aside).
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { after, test } from "node:test";
 import {
   createAdapter as officialCreateAdapter,
   createShardedAdapter as officialSharded,
