@@ -118,6 +118,7 @@ describe("the demo in chromium", () => {
       await hasCount(rows, 2);
       await alice.getByTestId("admin-target").fill(bobId);
       await alice.getByTestId("admin-room").fill("backstage");
+      await alice.getByTestId("admin-room").blur();
       const file = path.resolve(process.env["DEMO_SCREENSHOT"]);
       fs.mkdirSync(path.dirname(file), { recursive: true });
       await alice.locator("body").screenshot({ path: file });
