@@ -109,7 +109,7 @@ const ops: Array<[string, (io: SioServer) => unknown]> = [
     (io) => io.emit("ev", 1, "two", { a: [true, null, 1.5] }, Buffer.from([1, 2, 255])),
   ],
   ["emit to one room", (io) => io.to("r1").emit("ev", 3)],
-  ["emit to a numeric room", (io) => io.to(5).emit("num")],
+  ["emit to a numeric room", (io) => io.to(5 as unknown as string).emit("num")],
   [
     "emit to rooms with except and flags",
     (io) => io.to(["r1", "r2"]).except("r3").volatile.compress(false).emit("e"),
