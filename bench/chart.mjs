@@ -96,10 +96,59 @@ export function writeChart(file, record) {
   fs.writeFileSync(file, renderChart(record));
 }
 
-// `node bench/chart.mjs results/<file>.json` redraws the chart from a saved record.
+// A figure as a number in the table's unit (KiB, k/s, ms, µs), and that unit.
+function fmtNumber(v, unit) {
+  if (unit === "B") return (v / 1024).toFixed(1);
+  if (unit === "/s") return v >= 1000 ? `${(v / 1000).toFixed(1)}k` : v.toFixed(0);
+  if (unit === "ms") return v.toFixed(2);
+  return v < 10 ? v.toFixed(2) : v.toFixed(1);
+}
+const unitLabel = (unit) => (unit === "B" ? "KiB" : unit);
+
+function fmtStat(s, unit) {
+  if (!s) return "n/a";
+  const med = `${fmtNumber(s.median, unit)} ${unitLabel(unit)}`;
+  return s.n > 1 ? `${med} (${fmtNumber(s.min, unit)}-${fmtNumber(s.max, unit)})` : med;
+}
+
+// The same figures as a Markdown table (bench/latest.md), for the README to quote.
+export function renderMarkdown(record) {
+  const m = record.machine;
+  const v = record.versions;
+  const lines = [
+    `Run of ${record.date.slice(0, 16).replace("T", " ")} UTC on ${m.nproc} cores (${m.cpuModel}), ` +
+      `node ${v.node}, socket.io ${v["socket.io"]}, switchyard ${v.switchyard}; ` +
+      `${record.options.reps} repetition(s)${record.options.quick ? " (quick)" : ""}, ` +
+      `load average at start ${m.loadavgAtStart.map((a) => a.toFixed(1)).join(" ")}. ` +
+      `Medians (min-max); ratio = ${record.candidate} / ${record.baseline}, lower is better except for rates.`,
+    "",
+    `| scenario | figure | ${record.baseline} | ${record.candidate} | ratio | target |`,
+    "|---|---|---|---|---|---|",
+  ];
+  for (const r of record.summary) {
+    const target =
+      r.target != null
+        ? `<= ${r.target} ${r.met ? "met" : "**not met**"}`
+        : r.higherIsBetter
+          ? "higher is better"
+          : "";
+    lines.push(
+      `| ${r.scenario} | ${r.label} | ${fmtStat(r.baseline, r.unit)} | ${fmtStat(r.candidate, r.unit)} | ${r.ratio == null ? "-" : r.ratio.toFixed(2)} | ${target} |`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+export function writeMarkdown(file, record) {
+  fs.writeFileSync(file, renderMarkdown(record));
+}
+
+// `node bench/chart.mjs bench/results/<file>.json` redraws the chart and the table from a record.
 if (process.argv[1] && process.argv[1].endsWith("chart.mjs") && process.argv[2]) {
   const record = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
-  const out = new URL("./chart.svg", import.meta.url);
-  writeChart(out, record);
-  console.log(`wrote ${out.pathname}`);
+  const svg = new URL("./chart.svg", import.meta.url);
+  const md = new URL("./latest.md", import.meta.url);
+  writeChart(svg, record);
+  writeMarkdown(md, record);
+  console.log(`wrote ${svg.pathname} and ${md.pathname}`);
 }

@@ -7,6 +7,7 @@
 //                      [--baseline socket.io] [--candidate switchyard] [--no-pin]
 //                      [--profile] [--heap-snapshot] [--no-chart] [--out FILE]
 //
+// --no-chart leaves bench/chart.svg and bench/latest.md (the published figures) as they are.
 // --candidate socket.io runs an A/A comparison (socket.io against itself), which shows how much
 // of a ratio is noise on this machine. --profile starts the servers with --cpu-prof and leaves
 // the profiles in bench/results/profiles/; --heap-snapshot has the idle scenarios write a heap
@@ -16,7 +17,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { writeChart } from "./chart.mjs";
+import { writeChart, writeMarkdown } from "./chart.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..");
@@ -186,17 +187,26 @@ const versions = {
   switchyard: `${readVersion(root)}${gitCommit() ? ` (${gitCommit()})` : ""}`,
 };
 
-function hasTaskset() {
+// The CPUs this process may run on, from `taskset -cp` ("0,1", "0-3,8"); null without taskset.
+function allowedCpus() {
   try {
-    execFileSync("taskset", ["-V"], { stdio: "ignore" });
-    return true;
+    const out = execFileSync("taskset", ["-cp", String(process.pid)], { encoding: "utf8" });
+    const list = out.slice(out.lastIndexOf(":") + 1).trim();
+    const cpus = [];
+    for (const part of list.split(",")) {
+      const [a, b] = part.split("-").map(Number);
+      for (let c = a; c <= (Number.isFinite(b) ? b : a); c++) cpus.push(c);
+    }
+    return cpus;
   } catch {
-    return false;
+    return null;
   }
 }
-const pin = options.pin && machine.nproc >= 2 && hasTaskset();
-const SERVER_CPU = "0";
-const LOAD_CPU = "1";
+const cpus = options.pin ? allowedCpus() : null;
+const pin = Boolean(cpus && cpus.length >= 2);
+// The server on the first allowed CPU, the load generator on the second.
+const SERVER_CPU = pin ? String(cpus[0]) : "0";
+const LOAD_CPU = pin ? String(cpus[1]) : "1";
 
 // ---------------------------------------------------------------------------------------------
 // Processes
@@ -540,8 +550,12 @@ async function main() {
   console.log(`\nJSON record: ${path.relative(process.cwd(), out)}`);
   if (options.chart) {
     const chartPath = path.join(here, "chart.svg");
+    const mdPath = path.join(here, "latest.md");
     writeChart(chartPath, record);
-    console.log(`chart: ${path.relative(process.cwd(), chartPath)}`);
+    writeMarkdown(mdPath, record);
+    console.log(
+      `chart: ${path.relative(process.cwd(), chartPath)}, table: ${path.relative(process.cwd(), mdPath)}`,
+    );
   }
   console.log(`total time: ${((Date.now() - started) / 1000).toFixed(0)} s`);
   const failed = runs.filter((r) => r.error).length;
