@@ -65,7 +65,9 @@ function stats(opts) {
   let snapshot = null;
   if (opts && opts.snapshot) {
     const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), "results", "profiles");
-    snapshot = v8.writeHeapSnapshot(path.join(dir, `${impl}-${process.pid}.heapsnapshot`));
+    snapshot = v8.writeHeapSnapshot(
+      path.join(dir, `${impl}-${process.pid}-${socketCount()}sockets.heapsnapshot`),
+    );
   }
   return {
     impl,

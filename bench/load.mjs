@@ -638,6 +638,7 @@ if (process.send) {
     warmupMs: num("warmup", 1) * 1000,
     durationMs: num("duration", 3) * 1000,
     settleMs: num("settle", 1) * 1000,
+    snapshot: process.argv.includes("--snapshot"),
   };
   runOne({ scenario: cliArg("scenario"), port: Number(cliArg("port")), params }).then(
     (result) => finish({ type: "result", result }),
