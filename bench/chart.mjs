@@ -122,9 +122,8 @@ export function renderMarkdown(record) {
       `load average at start ${m.loadavgAtStart.map((a) => a.toFixed(1)).join(" ")}. ` +
       `Medians (min-max); ratio = ${record.candidate} / ${record.baseline}, lower is better except for rates.`,
     "",
-    `| scenario | figure | ${record.baseline} | ${record.candidate} | ratio | target |`,
-    "|---|---|---|---|---|---|",
   ];
+  const table = [["scenario", "figure", record.baseline, record.candidate, "ratio", "target"]];
   for (const r of record.summary) {
     const target =
       r.target != null
@@ -132,10 +131,20 @@ export function renderMarkdown(record) {
         : r.higherIsBetter
           ? "higher is better"
           : "";
-    lines.push(
-      `| ${r.scenario} | ${r.label} | ${fmtStat(r.baseline, r.unit)} | ${fmtStat(r.candidate, r.unit)} | ${r.ratio == null ? "-" : r.ratio.toFixed(2)} | ${target} |`,
-    );
+    table.push([
+      r.scenario,
+      r.label,
+      fmtStat(r.baseline, r.unit),
+      fmtStat(r.candidate, r.unit),
+      r.ratio == null ? "-" : r.ratio.toFixed(2),
+      target,
+    ]);
   }
+  // Columns padded to equal width, as Prettier lays out Markdown tables.
+  const widths = table[0].map((_, i) => Math.max(3, ...table.map((row) => row[i].length)));
+  const row = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
+  lines.push(row(table[0]), row(widths.map((w) => "-".repeat(w))));
+  for (const cells of table.slice(1)) lines.push(row(cells));
   return `${lines.join("\n")}\n`;
 }
 
