@@ -82,6 +82,41 @@ function detach(source: EventSource, event: string, listener: (...args: never[])
   else source.removeListener?.(event, listener);
 }
 
+type Fanned = (...args: never[]) => void;
+const fans = new WeakMap<EventSource, Map<string, { listeners: Set<Fanned>; shared: Fanned }>>();
+
+/**
+ * Listens to `event` of a client shared by many adapters (one per namespace) through a single listener, so
+ * that a server with many namespaces does not trip the EventEmitter leak warning. Returns the detach function.
+ */
+function listen(source: EventSource, event: string, listener: Fanned): () => void {
+  let byEvent = fans.get(source);
+  if (!byEvent) {
+    byEvent = new Map();
+    fans.set(source, byEvent);
+  }
+  const events = byEvent;
+  let entry = events.get(event);
+  if (!entry) {
+    const listeners = new Set<Fanned>();
+    const shared = (...args: never[]) => {
+      for (const l of listeners) l(...args);
+    };
+    entry = { listeners, shared };
+    events.set(event, entry);
+    source.on(event, shared);
+  }
+  const { listeners, shared } = entry;
+  listeners.add(listener);
+  return () => {
+    listeners.delete(listener);
+    if (listeners.size === 0 && events.get(event)?.shared === shared) {
+      events.delete(event);
+      detach(source, event, shared);
+    }
+  };
+}
+
 function parseCount(reply: unknown): number {
   // PUBSUB NUMSUB / SHARDNUMSUB reply: [channel, count]
   const count = Array.isArray(reply) ? Number(String(reply[1])) : NaN;
@@ -112,8 +147,7 @@ export class RedisTransport {
 
     const errorListener = (err: unknown) => onError(err);
     for (const client of new Set([pub, sub]) as Set<EventSource>) {
-      client.on("error", errorListener);
-      this.detachers.push(() => detach(client, "error", errorListener));
+      this.detachers.push(listen(client, "error", errorListener));
     }
     if (this.kind === "ioredis") {
       const ioSub = sub as IoRedis;
@@ -123,13 +157,10 @@ export class RedisTransport {
         this.patternHandlers.get(pattern.toString())?.(channel.toString(), message);
       const onSMessage = (channel: Buffer, message: Buffer) =>
         this.shardHandlers.get(channel.toString())?.(channel.toString(), message);
-      ioSub.on("messageBuffer", onMessage);
-      ioSub.on("pmessageBuffer", onPMessage);
-      ioSub.on("smessageBuffer", onSMessage);
       this.detachers.push(
-        () => detach(ioSub, "messageBuffer", onMessage),
-        () => detach(ioSub, "pmessageBuffer", onPMessage),
-        () => detach(ioSub, "smessageBuffer", onSMessage),
+        listen(ioSub, "messageBuffer", onMessage),
+        listen(ioSub, "pmessageBuffer", onPMessage),
+        listen(ioSub, "smessageBuffer", onSMessage),
       );
     }
   }
