@@ -149,6 +149,16 @@ export async function mixedCluster(s: Scenario): Promise<void> {
       assert.deepEqual([...(some.responses as string[])].sort(), ["a1:2", "b1:2", "b2:2"]);
     }
 
+    // RemoteSocket.emit with an ack: one answer from one socket of the other node
+    assert.deepEqual(
+      await A.run({ cmd: "remoteEmitWithAck", rooms: ["room2"], event: "ask", args: [3] }),
+      ["b2:3"],
+    );
+    assert.deepEqual(
+      await B.run({ cmd: "remoteEmitWithAck", rooms: ["room3"], event: "ask", args: [4] }),
+      ["a2:4"],
+    );
+
     // fetchSockets, each way: descriptions of the other node's sockets (id, rooms, data)
     const ids = Object.fromEntries(members.map((m) => [m.name, m.socket.id as string]));
     for (const from of [A, B]) {

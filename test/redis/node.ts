@@ -56,6 +56,7 @@ interface RemoteLike {
   leave(room: string): unknown;
   disconnect(close?: boolean): unknown;
   emit(ev: string, ...args: unknown[]): unknown;
+  timeout(ms: number): { emitWithAck(ev: string, ...args: unknown[]): Promise<unknown> };
 }
 interface SocketLike {
   data: unknown;
@@ -230,6 +231,19 @@ async function main(): Promise<void> {
           else if (c.event === "emit") s.emit("direct", config.name);
         }
         return sockets.length;
+      }
+      case "remoteEmitWithAck": {
+        // RemoteSocket.timeout().emitWithAck on each socket found (one answer each, across nodes)
+        const sockets = await op.fetchSockets();
+        const answers = await Promise.all(
+          sockets.map((s) =>
+            s
+              .timeout(2000)
+              .emitWithAck(c.event as string, ...(c.args ?? []))
+              .catch((e: Error) => e.message),
+          ),
+        );
+        return answers.map(String).sort();
       }
       case "allSockets":
         return [...(await op.allSockets())].sort();
