@@ -10,7 +10,7 @@ import type {
   Room,
   SocketDescription,
 } from "../adapter/adapter";
-import { PacketType } from "../parser";
+import { PacketType, RESERVED_EVENTS } from "../parser";
 import { RemoteSocket } from "./remote-socket";
 import type { Socket } from "./socket";
 import type {
@@ -24,16 +24,6 @@ import type {
   Last,
   SecondArg,
 } from "./typed-events";
-
-/** Names a client may not receive as events: they are the client's own lifecycle events. */
-export const RESERVED_EVENTS: ReadonlySet<string> = new Set([
-  "connect",
-  "connect_error",
-  "disconnect",
-  "disconnecting",
-  "newListener",
-  "removeListener",
-]);
 
 export const TIMEOUT_MESSAGE = "operation has timed out";
 

@@ -105,10 +105,14 @@ export class Client<
   }
 
   private close(): void {
-    if (this.conn.readyState === "open") {
-      this.conn.close();
-      this.onclose("forced server close");
-    }
+    this.closeWith("forced server close");
+  }
+
+  /** Closes the connection, the sockets learning `reason` (not the engine's own "forced close"). */
+  private closeWith(reason: DisconnectReason): void {
+    if (this.conn.readyState !== "open") return;
+    this.onclose(reason);
+    this.conn.close();
   }
 
   /** @internal Encodes and writes a packet. */
@@ -159,10 +163,7 @@ export class Client<
     for (const socket of this.nsps.values()) {
       if (socket.listenerCount("error") > 0) socket._onerror(err);
     }
-    if (this.conn.readyState === "open") {
-      this.conn.close();
-      this.onclose("parse error");
-    }
+    this.closeWith("parse error");
   }
 
   private onerror(err: Error): void {

@@ -8,13 +8,8 @@ import type { ParsedUrlQuery } from "node:querystring";
 import createDebug from "debug";
 import type { Room } from "../adapter/adapter";
 import type { Socket as EngineSocket } from "../engine";
-import { type Packet, PacketType } from "../parser";
-import {
-  BroadcastOperator,
-  RESERVED_EVENTS,
-  TIMEOUT_MESSAGE,
-  reservedEventError,
-} from "./broadcast";
+import { type Packet, PacketType, RESERVED_EVENTS } from "../parser";
+import { BroadcastOperator, TIMEOUT_MESSAGE, reservedEventError } from "./broadcast";
 import type { Client } from "./client";
 import type { Namespace } from "./namespace";
 import type { Server } from "./server";

@@ -188,7 +188,7 @@ export function adapterSuite(
 
       const gone = next<[string]>(b.client, "disconnect");
       io0.of(nsp).in("r2").except(a.socket.id).disconnectSockets();
-      assert.deepEqual(await gone, ["io server disconnect"]);
+      assert.equal((await gone)[0], "io server disconnect");
       await settle();
       assert.ok(a.socket.connected && c.socket.connected);
       const ids = await io0.of(nsp).allSockets();
@@ -236,16 +236,19 @@ export function adapterSuite(
       await a.socket.leave("r1");
       a.client.disconnect();
       await until(() => !adapter.sids.has(a.socket.id));
-      assert.deepEqual(events, [
-        "create-room <own>",
-        "join-room <own>",
-        "create-room r1",
-        "join-room r1",
-        "leave-room r1",
-        "delete-room r1",
-        "leave-room <own>",
-        "delete-room <own>",
-      ]);
+      assert.deepEqual(
+        events.map((e) => e.replace(a.socket.id, "<own>")),
+        [
+          "create-room <own>",
+          "join-room <own>",
+          "create-room r1",
+          "join-room r1",
+          "leave-room r1",
+          "delete-room r1",
+          "leave-room <own>",
+          "delete-room <own>",
+        ],
+      );
     });
   });
 }

@@ -47,10 +47,6 @@ const CASES: Array<[string, Array<string | Buffer>]> = [
     "string while attachments are awaited",
     ['451-["event",{"_placeholder":true,"num":0}]', '42["event"]'],
   ],
-  [
-    "__proto__ placeholder",
-    ['451-["event",{"__proto__":{"_placeholder":true,"num":0}}]', Buffer.from([1])],
-  ],
 ];
 
 describe("malformed packets", () => {
@@ -90,4 +86,22 @@ describe("malformed packets", () => {
       witness.disconnect();
     });
   }
+
+  test("prototype keys (__proto__, constructor) stay plain data and pollute nothing", async () => {
+    const peer = await openRaw(run.port);
+    const serverSide = next<[Socket]>(run.io, "connection");
+    await peer.connectMain();
+    const [socket] = await serverSide;
+    const received = next<[Record<string, unknown>]>(socket, "event");
+    peer.ws.send(
+      '451-["event",{"__proto__":{"_placeholder":true,"num":0},"constructor":{"prototype":{"x":1}}}]',
+    );
+    peer.ws.send(Buffer.from([1]));
+    const [payload] = await received;
+    assert.ok(Object.prototype.hasOwnProperty.call(payload, "__proto__"));
+    assert.equal(Object.getPrototypeOf(payload), Object.prototype);
+    assert.equal(({} as Record<string, unknown>)._placeholder, undefined);
+    assert.equal(({} as Record<string, unknown>).x, undefined);
+    peer.ws.close();
+  });
 });
