@@ -14,6 +14,10 @@ import type { DefaultEventsMap, EventsMap } from "./typed-events";
 
 const debug = createDebug("switchyard:client");
 
+// Shared by every write: the engine only reads them.
+const COMPRESSED = Object.freeze({ compress: true });
+const UNCOMPRESSED = Object.freeze({ compress: false });
+
 export class Client<
   ListenEvents extends EventsMap = DefaultEventsMap,
   EmitEvents extends EventsMap = DefaultEventsMap,
@@ -30,6 +34,8 @@ export class Client<
     Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>
   >();
   private connectTimer: NodeJS.Timeout | undefined;
+  /** Packets decoded from the current engine message, handled once it is fully decoded. */
+  private decoded: Packet | Packet[] | undefined;
   private closed = false;
 
   constructor(
@@ -129,7 +135,7 @@ export class Client<
       debug.enabled && debug("volatile packet dropped for %s", this.id);
       return;
     }
-    const sendOpts = { compress: opts.compress };
+    const sendOpts = opts.compress === false ? UNCOMPRESSED : COMPRESSED;
     for (const part of encoded as unknown[]) conn.write(part as string, sendOpts);
   }
 
@@ -137,12 +143,29 @@ export class Client<
     try {
       this.decoder.add(data);
     } catch (err) {
+      this.decoded = undefined;
       debug("invalid packet from %s: %s", this.id, (err as Error).message);
       this.onParseError(err as Error);
+      return;
     }
+    // Packets are handled once decoding is over, so that an error thrown by application code (an ack
+    // callback, a packet middleware) is never taken for a malformed packet.
+    const decoded = this.decoded;
+    if (decoded === undefined) return;
+    this.decoded = undefined;
+    if (Array.isArray(decoded)) for (const packet of decoded) this.handle(packet);
+    else this.handle(decoded);
   }
 
   private ondecoded(packet: Packet): void {
+    const pending = this.decoded;
+    if (pending === undefined) this.decoded = packet;
+    else if (Array.isArray(pending)) pending.push(packet);
+    else this.decoded = [pending, packet];
+  }
+
+  private handle(packet: Packet): void {
+    if (this.closed) return;
     const socket = this.nsps.get(packet.nsp);
     if (!socket && packet.type === PacketType.CONNECT) {
       this.connect(packet.nsp, (packet.data as Record<string, unknown> | undefined) ?? {});
@@ -151,7 +174,7 @@ export class Client<
       packet.type !== PacketType.CONNECT &&
       packet.type !== PacketType.CONNECT_ERROR
     ) {
-      process.nextTick(() => socket._onpacket(packet));
+      socket._onpacket(packet);
     } else {
       debug("invalid state for packet type %d on %s", packet.type, this.id);
       this.close();

@@ -2,7 +2,7 @@
  * Socket: one client's membership of one namespace. Events in and out, acknowledgements, rooms, packet
  * middlewares, catch-all listeners, and the disconnect lifecycle.
  */
-import { randomBytes } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { ParsedUrlQuery } from "node:querystring";
 import createDebug from "debug";
@@ -90,7 +90,8 @@ export class Socket<
   private readonly server: Server<ListenEvents, EmitEvents, ServerSideEvents, SocketData>;
   private readonly adapter: Namespace["adapter"];
   private fns: Array<(event: Event, next: (err?: Error) => void) => void> | undefined;
-  private flags: EmitFlags = {};
+  /** Flags for the next emit; the shared empty object until a flag is set (copy on write). */
+  private flags: EmitFlags = NO_FLAGS;
   private anyIncoming: AnyListener[] | undefined;
   private anyOutgoing: AnyListener[] | undefined;
 
@@ -102,7 +103,7 @@ export class Socket<
     super();
     this.server = nsp.server;
     this.adapter = nsp.adapter;
-    this.id = randomBytes(15).toString("base64url");
+    this.id = generateId();
     this.handshake = buildHandshake(client.conn, auth);
   }
 
@@ -136,7 +137,7 @@ export class Socket<
     const data: unknown[] = [ev, ...args];
     const packet: Packet = { type: PacketType.EVENT, nsp: this.nsp.name, data };
     const flags = this.flags;
-    this.flags = {};
+    if (flags !== NO_FLAGS) this.flags = NO_FLAGS;
     const last = data[data.length - 1];
     if (typeof last === "function") {
       data.pop();
@@ -198,7 +199,7 @@ export class Socket<
   /** Writes a packet of this namespace to the client. */
   packet(packet: Packet, opts: EmitFlags = {}): void {
     packet.nsp = this.nsp.name;
-    this.client._packet(packet, { volatile: opts.volatile, compress: opts.compress !== false });
+    this.client._packet(packet, opts.volatile ? { volatile: true, compress: opts.compress } : opts);
   }
 
   // Rooms
@@ -251,19 +252,19 @@ export class Socket<
   // Flags for the next emit
 
   compress(compress: boolean): this {
-    this.flags.compress = compress;
+    this.flags = { ...this.flags, compress };
     return this;
   }
 
   get volatile(): this {
-    this.flags.volatile = true;
+    this.flags = { ...this.flags, volatile: true };
     return this;
   }
 
   timeout(
     timeout: number,
   ): Socket<ListenEvents, DecorateAcknowledgements<EmitEvents>, ServerSideEvents, SocketData> {
-    this.flags.timeout = timeout;
+    this.flags = { ...this.flags, timeout };
     return this as unknown as Socket<
       ListenEvents,
       DecorateAcknowledgements<EmitEvents>,
@@ -330,16 +331,21 @@ export class Socket<
 
   /** Runs the packet middlewares, then the listeners (on the next tick, as socket.io does). */
   private dispatch(event: Event): void {
-    this.run(event, (err) => {
-      process.nextTick(() => {
-        if (err) {
-          this._onerror(err);
-          return;
-        }
-        if (this.connected) this.emitUntyped(...event);
-        else debug.enabled && debug("%s: event after disconnection ignored", this.id);
-      });
-    });
+    if (this.fns === undefined) {
+      process.nextTick(emitEvent, this, event, undefined);
+      return;
+    }
+    this.run(event, (err) => process.nextTick(emitEvent, this, event, err));
+  }
+
+  /** @internal Delivers an incoming event to the listeners, or a middleware's error to `error`. */
+  _emitEvent(event: Event, err: Error | undefined): void {
+    if (err) {
+      this._onerror(err);
+      return;
+    }
+    if (this.connected) this.emitUntyped(...event);
+    else debug.enabled && debug("%s: event after disconnection ignored", this.id);
   }
 
   /** Registers a packet middleware: `([event, ...args], next) => ...`. */
@@ -460,6 +466,27 @@ export class Socket<
     const args = packet.data as unknown[];
     for (const listener of this.anyOutgoing.slice()) listener.apply(this, args);
   }
+}
+
+const NO_FLAGS: EmitFlags = Object.freeze({});
+
+// Socket ids: 15 random bytes as 20 base64url characters, cut from a pool refilled 256 ids at a time.
+const ID_BYTES = 15;
+const idPool = Buffer.alloc(ID_BYTES * 256);
+let idOffset = idPool.length;
+
+function generateId(): string {
+  if (idOffset === idPool.length) {
+    randomFillSync(idPool);
+    idOffset = 0;
+  }
+  const id = idPool.toString("base64url", idOffset, idOffset + ID_BYTES);
+  idOffset += ID_BYTES;
+  return id;
+}
+
+function emitEvent(socket: Socket, event: Event, err: Error | undefined): void {
+  socket._emitEvent(event, err);
 }
 
 function removeListener(
