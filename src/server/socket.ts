@@ -85,8 +85,8 @@ export class Socket<
   /** Application state attached to the socket; visible to fetchSockets() across the cluster. */
   data: SocketData = {} as SocketData;
   connected = false;
-  /** Acks awaited from the client, by packet id. Read by the adapter for broadcasts with acks. */
-  readonly acks = new Map<number, Ack>();
+  /** Acks awaited from the client, by packet id; most sockets never wait for one, so it is made on first use. */
+  private pendingAcks: Map<number, Ack> | undefined;
   private readonly server: Server<ListenEvents, EmitEvents, ServerSideEvents, SocketData>;
   private readonly adapter: Namespace["adapter"];
   private fns: Array<(event: Event, next: (err?: Error) => void) => void> | undefined;
@@ -105,6 +105,11 @@ export class Socket<
     this.adapter = nsp.adapter;
     this.id = generateId();
     this.handshake = buildHandshake(client.conn, auth);
+  }
+
+  /** Acks awaited from the client, by packet id. Read by the adapter for broadcasts with acks. */
+  get acks(): Map<number, Ack> {
+    return (this.pendingAcks ??= new Map());
   }
 
   get disconnected(): boolean {
@@ -320,12 +325,12 @@ export class Socket<
 
   private onack(packet: Packet): void {
     const id = packet.id as number;
-    const ack = this.acks.get(id);
+    const ack = this.pendingAcks?.get(id);
     if (!ack) {
       debug.enabled && debug("%s: unknown ack id %d", this.id, id);
       return;
     }
-    this.acks.delete(id);
+    this.pendingAcks!.delete(id);
     ack.apply(this, packet.data as unknown[]);
   }
 
