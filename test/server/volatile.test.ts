@@ -1,0 +1,62 @@
+/**
+ * Volatile packets are dropped for a connection that cannot take them at that moment: a polling session with no
+ * GET pending. Non-volatile packets wait in its buffer for the next GET.
+ */
+import assert from "node:assert/strict";
+import { request } from "node:http";
+import { test } from "node:test";
+import type { Socket } from "../../src";
+import { next, start } from "../support/io";
+
+function http(method: string, url: string, body?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      { method, headers: { "content-type": "text/plain;charset=UTF-8" } },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk) => (text += chunk));
+        res.on("end", () => resolve(text));
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+test("volatile broadcasts and emits skip a polling session with no pending GET", async () => {
+  const run = await start();
+  try {
+    const base = `${run.url}/socket.io/?EIO=4&transport=polling`;
+    const open = await http("GET", base);
+    const sid = (JSON.parse(open.slice(1)) as { sid: string }).sid;
+    const session = `${base}&sid=${sid}`;
+    const connected = next<[Socket]>(run.io, "connection");
+    assert.equal(await http("POST", session, "40"), "ok");
+    const [socket] = await connected;
+    const connectAnswer = await http("GET", session);
+    assert.match(connectAnswer, /^40\{"sid":"[\w-]{20}"\}$/);
+
+    // No GET is pending now: the transport is not writable.
+    assert.equal(socket.conn.transport.writable, false);
+    run.io.volatile.emit("news", "volatile broadcast");
+    socket.volatile.emit("news", "volatile emit");
+    run.io.emit("news", "kept broadcast");
+    socket.emit("news", "kept emit");
+    const payload = await http("GET", session);
+    assert.deepEqual(payload.split("\x1e"), [
+      '42["news","kept broadcast"]',
+      '42["news","kept emit"]',
+    ]);
+
+    // With a GET pending, a volatile packet goes through.
+    const pending = http("GET", session);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(socket.conn.transport.writable, true);
+    run.io.volatile.emit("news", "volatile while writable");
+    assert.equal(await pending, '42["news","volatile while writable"]');
+  } finally {
+    await run.close();
+  }
+});
