@@ -178,14 +178,24 @@ export class Adapter extends EventEmitter {
     packet.nsp = this.nsp.name;
     packet.id = this.nsp._ids++;
     const encoded = this.encode(packet);
+    const id = packet.id;
+    // With a timeout, the acks still awaited when it expires are forgotten: a late answer has nowhere to go.
+    const timeout = opts.flags?.timeout;
+    const awaiting: AdapterSocket[] | undefined = timeout === undefined ? undefined : [];
     let clientCount = 0;
     this.apply(opts, (socket) => {
       clientCount++;
-      socket.acks.set(packet.id as number, ack);
+      socket.acks.set(id, ack);
+      awaiting?.push(socket);
       socket.notifyOutgoingListeners?.(packet);
       socket.client.writeToEngine(encoded, writeOpts);
     });
     clientCountCallback(clientCount);
+    if (awaiting && awaiting.length > 0) {
+      setTimeout(() => {
+        for (const socket of awaiting) socket.acks.delete(id);
+      }, timeout).unref();
+    }
   }
 
   /** The ids of the sockets in any of `rooms` (all sockets when empty). */

@@ -87,6 +87,8 @@ export class Socket<
   connected = false;
   /** Acks awaited from the client, by packet id; most sockets never wait for one, so it is made on first use. */
   private pendingAcks: Map<number, Ack> | undefined;
+  /** Set once the socket has left its namespace: later joins are no-ops, or they would leak rooms. */
+  private left = false;
   private readonly server: Server<ListenEvents, EmitEvents, ServerSideEvents, SocketData>;
   private readonly adapter: Namespace["adapter"];
   private fns: Array<(event: Event, next: (err?: Error) => void) => void> | undefined;
@@ -210,6 +212,7 @@ export class Socket<
   // Rooms
 
   join(rooms: Room | Room[]): Promise<void> | void {
+    if (this.left) return;
     debug.enabled && debug("%s joins %o", this.id, rooms);
     return this.adapter.addAll(this.id, new Set(Array.isArray(rooms) ? rooms : [rooms]));
   }
@@ -402,6 +405,7 @@ export class Socket<
 
   /** @internal Removes every trace of the socket from its namespace and rooms. */
   _cleanup(): void {
+    this.left = true;
     this.leaveAll();
     this.nsp._remove(this);
   }
