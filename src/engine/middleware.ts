@@ -57,13 +57,24 @@ export class UpgradeResponse extends EventEmitter {
   /** The headers set by middlewares, added to the 101 response. */
   readonly headers: Record<string, string | number | string[]> = {};
 
+  private readonly forwardClose: () => void;
+
   constructor(
     readonly req: IncomingMessage,
     readonly socket: Duplex,
   ) {
     super();
     // some middlewares (pino-http...) wait for "close" to know the response is done
-    socket.once("close", () => this.emit("close"));
+    this.forwardClose = () => this.emit("close");
+    socket.once("close", this.forwardClose);
+  }
+
+  /**
+   * @internal Once the upgrade is answered: stops forwarding the socket's "close" when nobody listens for it,
+   * so that the connection does not keep this object alive.
+   */
+  detachIfUnobserved(): void {
+    if (this.listenerCount("close") === 0) this.socket.removeListener("close", this.forwardClose);
   }
 
   setHeader(name: string, value: string | number | string[]): this {

@@ -192,32 +192,41 @@ export class Server extends EventEmitter {
     socket.on("error", onUpgradeSocketError);
     const head = upgradeHead.length > 0 ? Buffer.from(upgradeHead) : upgradeHead;
     const query = parseQuery(req.url);
-    const res = new UpgradeResponse(req, socket);
-    const proceed = (): void =>
-      this.verify(req, query, true, (code, context) => {
-        if (code !== undefined) {
-          this.refuseUpgrade(req, socket, code, context ?? {});
-          return;
-        }
-        if (query.sid) {
-          this.completeUpgrade(req, socket, head, query, res, query.sid);
-          return;
-        }
-        this.prepareHandshake(
-          req,
-          query,
-          (code2) => abortUpgrade(socket, code2),
-          (id) => this.completeUpgrade(req, socket, head, query, res, id),
-        );
-      });
     if (this.middlewares.length === 0) {
-      proceed();
+      this.verifyUpgrade(req, socket, head, query, null);
       return;
     }
+    // the stub response exists only for middlewares: it collects the headers they set for the 101
+    const res = new UpgradeResponse(req, socket);
     runMiddlewares(this.middlewares, req, res as unknown as ServerResponse, (err) => {
       if (err)
         this.refuseUpgrade(req, socket, ErrorCode.BAD_REQUEST, { name: "MIDDLEWARE_FAILURE" });
-      else proceed();
+      else this.verifyUpgrade(req, socket, head, query, res);
+    });
+  }
+
+  private verifyUpgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    query: EngineQuery,
+    res: UpgradeResponse | null,
+  ): void {
+    this.verify(req, query, true, (code, context) => {
+      if (code !== undefined) {
+        this.refuseUpgrade(req, socket, code, context ?? {});
+        return;
+      }
+      if (query.sid) {
+        this.completeUpgrade(req, socket, head, query, res, query.sid);
+        return;
+      }
+      this.prepareHandshake(
+        req,
+        query,
+        (code2) => abortUpgrade(socket, code2),
+        (id) => this.completeUpgrade(req, socket, head, query, res, id),
+      );
     });
   }
 
@@ -226,7 +235,7 @@ export class Server extends EventEmitter {
     socket: Duplex,
     head: Buffer,
     query: EngineQuery,
-    res: UpgradeResponse,
+    res: UpgradeResponse | null,
     id: string,
   ): void {
     const ws = this.ws;
@@ -234,14 +243,18 @@ export class Server extends EventEmitter {
       abortUpgrade(socket, ErrorCode.BAD_REQUEST, { message: "Server closed" });
       return;
     }
-    res.writeHead();
-    this.pendingUpgrade = { req, sid: id, initial: !query.sid, headers: res.headers };
+    const headers: ResponseHeaders = res !== null ? res.headers : {};
+    this.pendingUpgrade = { req, sid: id, initial: !query.sid, headers };
     try {
-      ws.handleUpgrade(req, socket, head, (websocket) =>
-        this.onWebSocket(req, query, websocket, id),
-      );
+      ws.handleUpgrade(req, socket, head, (websocket) => {
+        // ws now handles the socket's errors itself
+        socket.removeListener("error", onUpgradeSocketError);
+        this.onWebSocket(req, query, websocket, id);
+      });
     } finally {
       this.pendingUpgrade = null;
+      // the 101 is written: the stub response is kept only if someone waits for its "close"
+      res?.detachIfUnobserved();
     }
   }
 

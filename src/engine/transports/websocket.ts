@@ -59,7 +59,7 @@ export class WebSocketTransport extends Transport {
     this.writable = true;
     internals[kTransport] = this;
     ws.on("message", wsOnMessage);
-    ws.once("close", wsOnClose);
+    ws.on("close", wsOnClose);
     ws.on("error", wsOnError);
   }
 
