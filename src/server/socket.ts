@@ -81,7 +81,9 @@ export class Socket<
   SocketData = unknown,
 > extends StrictEventEmitter<ListenEvents, EmitEvents, SocketReservedEventsMap> {
   readonly id: string;
-  readonly handshake: Handshake;
+  private builtHandshake: Handshake | undefined;
+  /** When the socket was created (ms since the epoch): the handshake's `issued`. */
+  private readonly issued = Date.now();
   /** Application state attached to the socket; visible to fetchSockets() across the cluster. */
   data: SocketData = {} as SocketData;
   connected = false;
@@ -100,18 +102,25 @@ export class Socket<
   constructor(
     readonly nsp: Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
     readonly client: Client<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
-    auth: Record<string, unknown>,
+    private readonly auth: Record<string, unknown>,
   ) {
     super();
     this.server = nsp.server;
     this.adapter = nsp.adapter;
     this.id = generateId();
-    this.handshake = buildHandshake(client.conn, auth);
   }
 
   /** Acks awaited from the client, by packet id. Read by the adapter for broadcasts with acks. */
   get acks(): Map<number, Ack> {
     return (this.pendingAcks ??= new Map());
+  }
+
+  /**
+   * What the client sent to connect. Built on first read: most applications never look at it, and an idle
+   * socket is smaller without it.
+   */
+  get handshake(): Handshake {
+    return (this.builtHandshake ??= buildHandshake(this.client, this.auth, this.issued));
   }
 
   get disconnected(): boolean {
@@ -508,17 +517,16 @@ function removeListener(
   return list.length > 0 ? list : undefined;
 }
 
-function buildHandshake(conn: EngineSocket, auth: Record<string, unknown>): Handshake {
-  const req = conn.request;
+function buildHandshake(client: Client, auth: Record<string, unknown>, issued: number): Handshake {
+  const req = client.request;
   const url = req.url ?? "/";
-  const now = new Date();
   return {
     headers: req.headers,
-    time: now.toString(),
-    address: conn.remoteAddress,
+    time: new Date(issued).toString(),
+    address: client.conn.remoteAddress,
     xdomain: req.headers.origin !== undefined,
     secure: Boolean((req.socket as { encrypted?: boolean } | undefined)?.encrypted),
-    issued: now.getTime(),
+    issued,
     url,
     query: parseQuery(url),
     auth,
