@@ -30,7 +30,7 @@ import { type EngineQuery, generateBase64Id, isInvalidHeaderValue, parseQuery } 
 import { Socket } from "./socket";
 import { PollingTransport, type PollingHost } from "./transports/polling";
 import type { ResponseHeaders } from "./transports/transport";
-import { WebSocketTransport } from "./transports/websocket";
+import { corkUpgradeSocket, WebSocketTransport } from "./transports/websocket";
 
 const debug = createDebug("switchyard:engine");
 
@@ -245,6 +245,7 @@ export class Server extends EventEmitter {
     }
     const headers: ResponseHeaders = res !== null ? res.headers : {};
     this.pendingUpgrade = { req, sid: id, initial: !query.sid, headers };
+    corkUpgradeSocket(socket);
     try {
       ws.handleUpgrade(req, socket, head, (websocket) => {
         // ws now handles the socket's errors itself

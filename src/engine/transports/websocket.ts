@@ -11,6 +11,7 @@
  * broadcast is framed once for all its targets.
  */
 import type { Socket as NetSocket } from "node:net";
+import type { Duplex } from "node:stream";
 import type { WebSocket as WsSocket } from "ws";
 import createDebug from "debug";
 import { decodeText, encodeForWebSocket, type Packet } from "../packet";
@@ -31,6 +32,7 @@ const COMPRESS = Object.freeze({ compress: true });
 const NO_COMPRESS = Object.freeze({ compress: false });
 
 let corked: WebSocketTransport[] = [];
+let corkedRaw: Duplex[] = [];
 let uncorkScheduled = false;
 
 function uncorkAll(): void {
@@ -38,6 +40,28 @@ function uncorkAll(): void {
   const list = corked;
   corked = [];
   for (let i = 0; i < list.length; i++) (list[i] as WebSocketTransport).uncork();
+  if (corkedRaw.length > 0) {
+    const raw = corkedRaw;
+    corkedRaw = [];
+    for (let i = 0; i < raw.length; i++) (raw[i] as Duplex).uncork();
+  }
+}
+
+function scheduleUncork(): void {
+  if (!uncorkScheduled) {
+    uncorkScheduled = true;
+    process.nextTick(uncorkAll);
+  }
+}
+
+/**
+ * Corks an upgrade socket until the end of the tick, so that the 101 response and the first packets of the
+ * session (the open packet...) leave in one write.
+ */
+export function corkUpgradeSocket(socket: Duplex): void {
+  socket.cork();
+  corkedRaw.push(socket);
+  scheduleUncork();
 }
 
 export class WebSocketTransport extends Transport {
@@ -110,10 +134,7 @@ export class WebSocketTransport extends Transport {
     this.corked = true;
     this.raw.cork();
     corked.push(this);
-    if (!uncorkScheduled) {
-      uncorkScheduled = true;
-      process.nextTick(uncorkAll);
-    }
+    scheduleUncork();
   }
 
   /** @internal */
