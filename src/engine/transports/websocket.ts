@@ -117,6 +117,15 @@ export class WebSocketTransport extends Transport {
         this.sender?.sendFrame?.(frame, done);
         return;
       }
+      const raw = this.raw;
+      if (raw !== null && prepared === undefined) {
+        // one buffer per frame: a lone frame leaves in a plain write, not a writev of header and payload
+        const single = frameSingle(packet);
+        if (single !== null) {
+          raw.write(single, done);
+          return;
+        }
+      }
     }
     const data = prepared !== undefined ? prepared.wsData : encodeForWebSocket(packet);
     this.socket.send(data, packet.options?.compress === false ? NO_COMPRESS : COMPRESS, done);
@@ -172,6 +181,57 @@ export class WebSocketTransport extends Transport {
     this.onError(err.message, err);
   }
 }
+
+/** Frames up to this payload size are built in one buffer; larger ones are left to ws (no copy of the payload). */
+const MAX_SINGLE_FRAME = 16 * 1024;
+
+/** The complete unmasked, uncompressed frame of a packet in one buffer, or null when the payload is large. */
+function frameSingle(packet: Packet): Buffer | null {
+  const data = packet.data;
+  if (data === undefined || typeof data === "string") {
+    const typeChar = TYPE_CODES[packet.type];
+    const textLength = data === undefined ? 0 : Buffer.byteLength(data);
+    const length = (typeChar === 0 ? 0 : 1) + textLength;
+    if (length > MAX_SINGLE_FRAME) return null;
+    const header = length < 126 ? 2 : 4;
+    const frame = Buffer.allocUnsafe(header + length);
+    writeHeader(frame, 0x81, length);
+    let offset = header;
+    if (typeChar !== 0) frame[offset++] = typeChar;
+    if (data !== undefined) frame.write(data, offset, textLength, "utf8");
+    return frame;
+  }
+  const length = data.length;
+  if (length > MAX_SINGLE_FRAME) return null;
+  const header = length < 126 ? 2 : 4;
+  const frame = Buffer.allocUnsafe(header + length);
+  writeHeader(frame, 0x82, length);
+  data.copy(frame, header);
+  return frame;
+}
+
+/** FIN + opcode, then the 7-bit or 16-bit payload length (no mask). */
+function writeHeader(frame: Buffer, first: number, length: number): void {
+  frame[0] = first;
+  if (length < 126) {
+    frame[1] = length;
+  } else {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  }
+}
+
+/** The packet type as its character code; 0 for "error", which has no type character. */
+const TYPE_CODES: Readonly<Record<Packet["type"], number>> = {
+  open: 48,
+  close: 49,
+  ping: 50,
+  pong: 51,
+  message: 52,
+  upgrade: 53,
+  noop: 54,
+  error: 0,
+};
 
 function transportOf(ws: WsSocket): WebSocketTransport | undefined {
   return (ws as unknown as WsInternals)[kTransport];
