@@ -9,13 +9,40 @@ export interface EngineQuery {
 
 export function parseQuery(url: string | undefined): EngineQuery {
   const start = url === undefined ? -1 : url.indexOf("?");
-  if (start === -1) return { transport: undefined, sid: undefined, EIO: undefined };
-  const params = new URLSearchParams((url as string).slice(start + 1));
-  return {
-    transport: params.get("transport") ?? undefined,
-    sid: params.get("sid") ?? undefined,
-    EIO: params.get("EIO") ?? undefined,
-  };
+  const query: EngineQuery = { transport: undefined, sid: undefined, EIO: undefined };
+  if (start === -1) return query;
+  const search = (url as string).slice(start + 1);
+  // escapes and "+" need URLSearchParams' decoding; plain queries (what clients send) are scanned directly
+  if (search.includes("%") || search.includes("+")) {
+    const params = new URLSearchParams(search);
+    query.transport = params.get("transport") ?? undefined;
+    query.sid = params.get("sid") ?? undefined;
+    query.EIO = params.get("EIO") ?? undefined;
+    return query;
+  }
+  let from = 0;
+  while (from <= search.length) {
+    let end = search.indexOf("&", from);
+    if (end === -1) end = search.length;
+    const eq = search.indexOf("=", from);
+    const keyEnd = eq === -1 || eq > end ? end : eq;
+    const value = keyEnd === end ? "" : search.slice(keyEnd + 1, end);
+    switch (search.slice(from, keyEnd)) {
+      case "transport":
+        query.transport ??= value;
+        break;
+      case "sid":
+        query.sid ??= value;
+        break;
+      case "EIO":
+        query.EIO ??= value;
+        break;
+      default:
+        break;
+    }
+    from = end + 1;
+  }
+  return query;
 }
 
 /** Characters allowed in a header value (RFC 7230 field-content: HTAB, visible ASCII, obs-text). */
