@@ -44,21 +44,25 @@ export class Client<
   ) {
     this.id = conn.id;
     this.request = conn.request;
-    this.decoder = new server._parser.Decoder();
-    this.decoder.on("decoded", (packet) => this.ondecoded(packet));
-    conn.on("data", (data: unknown) => this.ondata(data));
-    conn.on("error", (err: Error) => this.onerror(err));
-    conn.on("close", (reason: DisconnectReason, description?: unknown) =>
-      this.onclose(reason, description),
-    );
-    // A connection that joins no namespace in time is closed.
-    this.connectTimer = setTimeout(() => {
-      this.connectTimer = undefined;
-      if (this.nsps.size === 0) {
-        debug("no namespace joined in time, closing %s", this.id);
-        this.close();
-      }
-    }, server._connectTimeout);
+    const decoder = new server._parser.Decoder();
+    this.decoder = decoder;
+    // Shared listeners find their client through a symbol: no closures per connection.
+    (decoder as unknown as Owned)[kClient] = this;
+    (conn as unknown as Owned)[kClient] = this;
+    decoder.on("decoded", onDecoded);
+    conn.on("data", onData);
+    conn.on("error", onError);
+    conn.on("close", onClose);
+    this.connectTimer = setTimeout(onConnectTimeout, server._connectTimeout, this);
+  }
+
+  /** @internal A connection that joined no namespace in time is closed. */
+  _onConnectTimeout(): void {
+    this.connectTimer = undefined;
+    if (this.nsps.size === 0) {
+      debug("no namespace joined in time, closing %s", this.id);
+      this.close();
+    }
   }
 
   /** The sockets of this connection, by socket id. */
@@ -117,7 +121,7 @@ export class Client<
   /** Closes the connection, the sockets learning `reason` (not the engine's own "forced close"). */
   private closeWith(reason: DisconnectReason): void {
     if (this.conn.readyState !== "open") return;
-    this.onclose(reason);
+    this._onclose(reason);
     this.conn.close();
   }
 
@@ -139,7 +143,8 @@ export class Client<
     for (const part of encoded as unknown[]) conn.write(part as string, sendOpts);
   }
 
-  private ondata(data: unknown): void {
+  /** @internal An engine message: decoded whole, then its packets handled. */
+  _ondata(data: unknown): void {
     try {
       this.decoder.add(data);
     } catch (err) {
@@ -157,7 +162,8 @@ export class Client<
     else this.handle(decoded);
   }
 
-  private ondecoded(packet: Packet): void {
+  /** @internal One packet out of the decoder, kept until the message is fully decoded. */
+  _ondecoded(packet: Packet): void {
     const pending = this.decoded;
     if (pending === undefined) this.decoded = packet;
     else if (Array.isArray(pending)) pending.push(packet);
@@ -189,12 +195,14 @@ export class Client<
     this.closeWith("parse error");
   }
 
-  private onerror(err: Error): void {
+  /** @internal A transport error: the sockets hear it and the connection closes. */
+  _onerror(err: Error): void {
     for (const socket of this.nsps.values()) socket._onerror(err);
     this.conn.close();
   }
 
-  private onclose(reason: DisconnectReason, description?: unknown): void {
+  /** @internal The connection closed: every socket of it leaves with `reason`. */
+  _onclose(reason: DisconnectReason, description?: unknown): void {
     if (this.closed) return;
     this.closed = true;
     debug.enabled && debug("client %s closed: %s", this.id, reason);
@@ -206,4 +214,30 @@ export class Client<
       this.connectTimer = undefined;
     }
   }
+}
+
+const kClient = Symbol("switchyard.client");
+
+interface Owned {
+  [kClient]: Client;
+}
+
+function onDecoded(this: Owned, packet: Packet): void {
+  this[kClient]._ondecoded(packet);
+}
+
+function onData(this: Owned, data: unknown): void {
+  this[kClient]._ondata(data);
+}
+
+function onError(this: Owned, err: Error): void {
+  this[kClient]._onerror(err);
+}
+
+function onClose(this: Owned, reason: DisconnectReason, description?: unknown): void {
+  this[kClient]._onclose(reason, description);
+}
+
+function onConnectTimeout(client: Client): void {
+  client._onConnectTimeout();
 }
