@@ -4,6 +4,7 @@
 import createDebug from "debug";
 import type { Adapter, Room } from "../adapter/adapter";
 import { BroadcastOperator } from "./broadcast";
+import { runMiddlewares } from "./middleware";
 import type { Client } from "./client";
 import type { RemoteSocket } from "./remote-socket";
 import type { Server } from "./server";
@@ -101,29 +102,6 @@ export class Namespace<
     return this;
   }
 
-  private run(
-    socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
-    done: (err?: ExtendedError) => void,
-  ): void {
-    const fns = this._fns.slice();
-    if (fns.length === 0) {
-      done();
-      return;
-    }
-    const step = (i: number) => {
-      const fn = fns[i];
-      if (!fn) {
-        done();
-        return;
-      }
-      fn(socket, (err) => {
-        if (err) done(err);
-        else step(i + 1);
-      });
-    };
-    step(0);
-  }
-
   /** @internal A client asks to join: run the middlewares, then connect (or refuse) the socket. */
   _add(
     client: Client<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
@@ -135,7 +113,7 @@ export class Namespace<
       client,
       auth,
     );
-    this.run(socket, (err) => {
+    runMiddlewares(this._fns.slice(), socket, (err) => {
       process.nextTick(() => {
         if (client.conn.readyState !== "open") {
           debug("connection closed during the middlewares of %s", this.name);

@@ -11,6 +11,7 @@ import type { Socket as EngineSocket } from "../engine";
 import { type Packet, PacketType, RESERVED_EVENTS } from "../parser";
 import { BroadcastOperator, TIMEOUT_MESSAGE, reservedEventError } from "./broadcast";
 import type { Client } from "./client";
+import { runMiddlewares } from "./middleware";
 import type { Namespace } from "./namespace";
 import type { Server } from "./server";
 import {
@@ -352,7 +353,7 @@ export class Socket<
       process.nextTick(emitEvent, this, event, undefined);
       return;
     }
-    this.run(event, (err) => process.nextTick(emitEvent, this, event, err));
+    runMiddlewares(this.fns, event, (err) => process.nextTick(emitEvent, this, event, err));
   }
 
   /** @internal Delivers an incoming event to the listeners, or a middleware's error to `error`. */
@@ -369,26 +370,6 @@ export class Socket<
   use(fn: (event: Event, next: (err?: Error) => void) => void): this {
     (this.fns ??= []).push(fn);
     return this;
-  }
-
-  private run(event: Event, done: (err?: Error) => void): void {
-    const fns = this.fns;
-    if (!fns || fns.length === 0) {
-      done();
-      return;
-    }
-    const step = (i: number) => {
-      const fn = fns[i];
-      if (!fn) {
-        done();
-        return;
-      }
-      fn(event, (err) => {
-        if (err) done(err);
-        else step(i + 1);
-      });
-    };
-    step(0);
   }
 
   /** @internal An error for this socket: to its `error` listeners, or to stderr when it has none. */
