@@ -13,7 +13,6 @@ import { BroadcastOperator, TIMEOUT_MESSAGE, reservedEventError } from "./broadc
 import type { Client } from "./client";
 import { runMiddlewares } from "./middleware";
 import type { Namespace } from "./namespace";
-import type { Server } from "./server";
 import {
   type AllButLast,
   type DecorateAcknowledgements,
@@ -92,7 +91,6 @@ export class Socket<
   private pendingAcks: Map<number, Ack> | undefined;
   /** Set once the socket has left its namespace: later joins are no-ops, or they would leak rooms. */
   private left = false;
-  private readonly server: Server<ListenEvents, EmitEvents, ServerSideEvents, SocketData>;
   private readonly adapter: Namespace["adapter"];
   private fns: Array<(event: Event, next: (err?: Error) => void) => void> | undefined;
   /** Flags for the next emit; the shared empty object until a flag is set (copy on write). */
@@ -106,7 +104,6 @@ export class Socket<
     private readonly auth: Record<string, unknown>,
   ) {
     super();
-    this.server = nsp.server;
     this.adapter = nsp.adapter;
     this.id = generateId();
   }
