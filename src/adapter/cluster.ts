@@ -143,19 +143,176 @@ export function toError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
-/** A `(err, responses)` or promise-shaped request waiting for `expected` answers from other nodes. */
+/** What a request to the other nodes does with their answers. */
+export interface AnswerCollector<A = unknown> {
+  /** Takes one node's answer. */
+  take(answer: A): void;
+  /** The answers so far: the `responses` of a timeout error. */
+  answers(): unknown[];
+  /** Called once: with null after the last expected answer, or with the timeout (or abort) error. */
+  done(err: Error | null): void;
+}
+
 interface PendingRequest {
   type: number;
   expected: number;
-  current: number;
-  responses: unknown[];
+  received: number;
   timer: NodeJS.Timeout;
-  done(err: Error | null, responses: unknown[]): void;
+  collector: AnswerCollector;
 }
 
 interface AckRequest {
   clientCountCallback(count: number): void;
   ack(...args: unknown[]): void;
+}
+
+/**
+ * What every adapter talking to other nodes needs, whatever its wire format (the classic Redis protocol and the
+ * ClusterAdapter one differ in message shapes, ids and channels, not in this): requests waiting for one answer
+ * per other node with a timeout that reports the answers received so far, the handlers of broadcasts with acks,
+ * the count of the other nodes, and failures reported on the `error` event.
+ */
+export abstract class MultiNodeAdapter extends Adapter {
+  /** This namespace adapter's id in the cluster (each protocol has its own format). */
+  abstract readonly uid: string;
+  private readonly requests = new Map<string, PendingRequest>();
+  private readonly ackRequests = new Map<string, AckRequest>();
+
+  constructor(
+    nsp: AdapterNamespace,
+    /** How long requests (fetchSockets without its own timeout, serverSideEmit with ack, …) wait for answers. */
+    readonly requestsTimeout: number,
+  ) {
+    super(nsp);
+  }
+
+  /** Reports a failure to the adapter's `error` listeners (an EventEmitter would throw without one). */
+  protected reportError(err: unknown): void {
+    const error = toError(err);
+    debug("[%s] %s", this.uid, error.message);
+    if (this.listenerCount("error") > 0) this.emit("error", error);
+  }
+
+  /** Runs a send that may throw or reject; either failure is reported instead of reaching the caller. */
+  protected reportFailure(send: () => Promise<unknown>): void {
+    let result: Promise<unknown>;
+    try {
+      result = send();
+    } catch (err) {
+      this.reportError(err);
+      return;
+    }
+    result.catch((err: unknown) => this.reportError(err));
+  }
+
+  /** serverCount() - 1, or undefined when the count cannot be had in time (the error is reported). */
+  protected async countOthers(timeout: number): Promise<number | undefined> {
+    try {
+      return (await withTimeout(this.serverCount(), timeout, "serverCount")) - 1;
+    } catch (err) {
+      this.reportError(err);
+      return undefined;
+    }
+  }
+
+  /**
+   * Waits for `expected` answers to the request `requestId` of type `type`, handing them to `collector`. After
+   * `timeout` ms it gets instead a RequestTimeoutError with the answers so far (message `timeoutMessage`, by
+   * default the ClusterAdapter's, which the classic adapter also uses for serverSideEmit).
+   */
+  protected awaitAnswers(
+    requestId: string,
+    type: number,
+    expected: number,
+    timeout: number,
+    collector: AnswerCollector,
+    timeoutMessage?: string,
+  ): void {
+    const timer = setTimeout(() => {
+      const request = this.requests.get(requestId);
+      if (!request) return;
+      this.requests.delete(requestId);
+      const message =
+        timeoutMessage ??
+        `timeout reached: only ${request.received} responses received out of ${expected}`;
+      collector.done(new RequestTimeoutError(message, collector.answers()));
+    }, timeout);
+    this.requests.set(requestId, { type, expected, received: 0, timer, collector });
+  }
+
+  /**
+   * Hands an answer to its pending request; unknown ids (and, where the protocol tells the type of an answer,
+   * answers of another type) are ignored. The last expected answer completes the request.
+   */
+  protected takeAnswer(requestId: string, answer: unknown, ofType?: number): void {
+    const request = this.requests.get(requestId);
+    if (!request || (ofType !== undefined && request.type !== ofType)) return;
+    request.received++;
+    request.collector.take(answer);
+    if (request.received >= request.expected) {
+      clearTimeout(request.timer);
+      this.requests.delete(requestId);
+      request.collector.done(null);
+    }
+  }
+
+  /** Whether `requestId` is one of this node's pending requests (a node does not answer its own). */
+  protected isPendingRequest(requestId: string): boolean {
+    return this.requests.has(requestId);
+  }
+
+  /**
+   * serverSideEmit with an ack, the same in every protocol: the ack gets an error at once when the number of
+   * nodes cannot be had, an empty list when there is no other node, else what `ask` collects from them.
+   */
+  protected emitWithAck(
+    ack: ServerSideEmitAck,
+    ask: (expected: number, collector: AnswerCollector) => void,
+  ): void {
+    void this.countOthers(this.requestsTimeout).then((expected) => {
+      if (expected === undefined) {
+        ack(new RequestTimeoutError("timeout reached: the number of servers is unknown", []), []);
+        return;
+      }
+      if (expected <= 0) {
+        ack(null, []);
+        return;
+      }
+      const responses: unknown[] = [];
+      ask(expected, {
+        take: (answer) => responses.push(answer),
+        answers: () => responses,
+        done: (err) => ack(err, responses),
+      });
+    });
+  }
+
+  /** Keeps the handlers of a broadcast with acks sent to other nodes, for their client counts and acks. */
+  protected rememberAckHandlers(
+    requestId: string,
+    clientCountCallback: (clientCount: number) => void,
+    ack: (...args: unknown[]) => void,
+    timeout: number,
+  ): void {
+    this.ackRequests.set(requestId, { clientCountCallback, ack });
+    // whether every client answered is only known above the adapter: forget the handlers after the timeout
+    const timer = setTimeout(() => this.ackRequests.delete(requestId), timeout);
+    timer.unref?.();
+  }
+
+  protected ackHandlers(requestId: string): AckRequest | undefined {
+    return this.ackRequests.get(requestId);
+  }
+
+  /** Fails the pending requests (their callers get an error with what came so far). */
+  protected abortRequests(reason: string): void {
+    for (const [id, request] of this.requests) {
+      clearTimeout(request.timer);
+      this.requests.delete(id);
+      request.collector.done(new RequestTimeoutError(reason, request.collector.answers()));
+    }
+    this.ackRequests.clear();
+  }
 }
 
 export interface ClusterAdapterOptions {
@@ -168,15 +325,11 @@ export interface ClusterAdapterOptions {
  * in-memory `Adapter`); the message to other nodes is published alongside, and a failed publish goes to the
  * adapter's `error` event instead of interrupting local delivery.
  */
-export abstract class ClusterAdapter extends Adapter {
+export abstract class ClusterAdapter extends MultiNodeAdapter {
   readonly uid: string = randomHexId();
-  protected readonly requestsTimeout: number;
-  private readonly requests = new Map<string, PendingRequest>();
-  private readonly ackRequests = new Map<string, AckRequest>();
 
   constructor(nsp: AdapterNamespace, opts: ClusterAdapterOptions = {}) {
-    super(nsp);
-    this.requestsTimeout = opts.requestsTimeout ?? 5000;
+    super(nsp, opts.requestsTimeout ?? 5000);
   }
 
   /** Sends a message to every node (this one may receive it back; it is ignored by uid). Resolves with an offset. */
@@ -188,38 +341,17 @@ export abstract class ClusterAdapter extends Adapter {
     response: ClusterMessage,
   ): Promise<void>;
 
-  /** Reports a failure to the adapter's `error` listeners (an EventEmitter would throw without one). */
-  protected reportError(err: unknown): void {
-    const error = toError(err);
-    debug("[%s] %s", this.uid, error.message);
-    if (this.listenerCount("error") > 0) this.emit("error", error);
-  }
-
   protected publish(message: ClusterMessage): void {
     message.uid = this.uid;
     message.nsp = this.nsp.name;
     if (debug.enabled) debug("[%s] publishing message of type %d", this.uid, message.type);
-    let result: Promise<string | void>;
-    try {
-      result = this.doPublish(message);
-    } catch (err) {
-      this.reportError(err);
-      return;
-    }
-    result.catch((err: unknown) => this.reportError(err));
+    this.reportFailure(() => this.doPublish(message));
   }
 
   protected publishResponse(requesterUid: string, response: ClusterMessage): void {
     response.uid = this.uid;
     response.nsp = this.nsp.name;
-    let result: Promise<void>;
-    try {
-      result = this.doPublishResponse(requesterUid, response);
-    } catch (err) {
-      this.reportError(err);
-      return;
-    }
-    result.catch((err: unknown) => this.reportError(err));
+    this.reportFailure(() => this.doPublishResponse(requesterUid, response));
   }
 
   /** Handles a message published by another node (or the emitter). */
@@ -317,55 +449,23 @@ export abstract class ClusterAdapter extends Adapter {
     switch (response.type) {
       case MessageType.BROADCAST_CLIENT_COUNT: {
         const count = data.clientCount;
-        if (typeof count === "number") this.ackRequests.get(requestId)?.clientCountCallback(count);
+        if (typeof count === "number") this.ackHandlers(requestId)?.clientCountCallback(count);
         return;
       }
       case MessageType.BROADCAST_ACK:
-        this.ackRequests.get(requestId)?.ack(data.packet);
+        this.ackHandlers(requestId)?.ack(data.packet);
         return;
       case MessageType.FETCH_SOCKETS_RESPONSE:
-        this.answer(
+        this.takeAnswer(
           requestId,
-          MessageType.FETCH_SOCKETS,
           Array.isArray(data.sockets) ? data.sockets : [],
+          MessageType.FETCH_SOCKETS,
         );
         return;
       case MessageType.SERVER_SIDE_EMIT_RESPONSE:
-        this.answer(requestId, MessageType.SERVER_SIDE_EMIT, [data.packet]);
+        this.takeAnswer(requestId, data.packet, MessageType.SERVER_SIDE_EMIT);
         return;
     }
-  }
-
-  private answer(requestId: string, type: number, items: unknown[]): void {
-    const request = this.requests.get(requestId);
-    if (!request || request.type !== type) return;
-    request.current++;
-    request.responses.push(...items);
-    if (request.current >= request.expected) {
-      clearTimeout(request.timer);
-      this.requests.delete(requestId);
-      request.done(null, request.responses);
-    }
-  }
-
-  /** Registers a request waiting for `expected` answers; on timeout `done` gets the error and the partial answers. */
-  private track(
-    type: number,
-    expected: number,
-    timeout: number,
-    responses: unknown[],
-    done: (err: Error | null, responses: unknown[]) => void,
-  ): string {
-    const requestId = randomHexId();
-    const timer = setTimeout(() => {
-      const request = this.requests.get(requestId);
-      if (!request) return;
-      this.requests.delete(requestId);
-      const message = `timeout reached: only ${request.current} responses received out of ${request.expected}`;
-      done(new RequestTimeoutError(message, request.responses), request.responses);
-    }, timeout);
-    this.requests.set(requestId, { type, expected, current: 0, responses, timer, done });
-    return requestId;
   }
 
   override broadcast(packet: AdapterPacket, opts: BroadcastOptions): void {
@@ -386,17 +486,12 @@ export abstract class ClusterAdapter extends Adapter {
   ): void {
     if (!opts.flags?.local) {
       const requestId = randomHexId();
-      this.ackRequests.set(requestId, { clientCountCallback, ack });
+      const timeout = opts.flags?.timeout ?? this.requestsTimeout;
+      this.rememberAckHandlers(requestId, clientCountCallback, ack, timeout);
       this.publish({
         type: MessageType.BROADCAST,
         data: { packet: wirePacket(packet), requestId, opts: encodeOptions(opts) },
       });
-      // whether every client answered is only known above the adapter: forget the handlers after the timeout
-      const timer = setTimeout(
-        () => this.ackRequests.delete(requestId),
-        opts.flags?.timeout ?? this.requestsTimeout,
-      );
-      timer.unref?.();
     }
     super.broadcastWithAck(packet, opts, clientCountCallback, ack);
   }
@@ -438,15 +533,14 @@ export abstract class ClusterAdapter extends Adapter {
       ]);
     }
     if (expected === 0) return local;
+    const found: Array<AdapterSocket | SocketDescription> = [...local];
     return new Promise((resolve, reject) => {
-      const requestId = this.track(
-        MessageType.FETCH_SOCKETS,
-        expected,
-        timeout,
-        [...local],
-        (err, responses) =>
-          err ? reject(err) : resolve(responses as Array<AdapterSocket | SocketDescription>),
-      );
+      const requestId = randomHexId();
+      this.awaitAnswers(requestId, MessageType.FETCH_SOCKETS, expected, timeout, {
+        take: (sockets) => found.push(...(sockets as SocketDescription[])),
+        answers: () => found,
+        done: (err) => (err ? reject(err) : resolve(found)),
+      });
       this.publish({
         type: MessageType.FETCH_SOCKETS,
         data: { opts: encodeOptions(opts), requestId },
@@ -469,46 +563,18 @@ export abstract class ClusterAdapter extends Adapter {
       this.publish({ type: MessageType.SERVER_SIDE_EMIT, data: { packet } });
       return;
     }
-    const ack = last as ServerSideEmitAck;
     const args = packet.slice(0, -1);
-    void this.countOthers(this.requestsTimeout).then((expected) => {
-      if (expected === undefined) {
-        ack(new RequestTimeoutError("timeout reached: the number of servers is unknown", []), []);
-        return;
-      }
-      if (expected <= 0) {
-        ack(null, []);
-        return;
-      }
-      const requestId = this.track(
+    this.emitWithAck(last as ServerSideEmitAck, (expected, collector) => {
+      const requestId = randomHexId();
+      this.awaitAnswers(
+        requestId,
         MessageType.SERVER_SIDE_EMIT,
         expected,
         this.requestsTimeout,
-        [],
-        ack,
+        collector,
       );
       this.publish({ type: MessageType.SERVER_SIDE_EMIT, data: { requestId, packet: args } });
     });
-  }
-
-  /** serverCount() - 1, or undefined when the count cannot be had in time (the error is reported). */
-  protected async countOthers(timeout: number): Promise<number | undefined> {
-    try {
-      return (await withTimeout(this.serverCount(), timeout, "serverCount")) - 1;
-    } catch (err) {
-      this.reportError(err);
-      return undefined;
-    }
-  }
-
-  /** Fails the pending requests (their callers get an error with what came so far). */
-  protected abortRequests(reason: string): void {
-    for (const [id, request] of this.requests) {
-      clearTimeout(request.timer);
-      this.requests.delete(id);
-      request.done(new RequestTimeoutError(reason, request.responses), request.responses);
-    }
-    this.ackRequests.clear();
   }
 }
 

@@ -13,7 +13,6 @@ import { randomBytes } from "node:crypto";
 import createDebug from "debug";
 import * as notepack from "notepack.io";
 import {
-  Adapter,
   type AdapterNamespace,
   type AdapterPacket,
   type AdapterSocket,
@@ -24,6 +23,7 @@ import {
   type SocketId,
 } from "../../adapter/adapter";
 import {
+  MultiNodeAdapter,
   RequestTimeoutError,
   decodeOptions,
   describeSocket,
@@ -31,7 +31,7 @@ import {
   roomList,
   toError,
   toPacket,
-  withTimeout,
+  type AnswerCollector,
 } from "../../adapter/cluster";
 import { RedisTransport, type RedisClient } from "./client";
 
@@ -87,19 +87,6 @@ function shortId(): string {
 const isNumeric = (s: string) =>
   s.trim() !== "" && !Number.isNaN(Number(s)) && !Number.isNaN(parseFloat(s));
 
-interface PendingRequest {
-  type: number;
-  /** Takes one response; returns true when the request is complete. */
-  take(response: Record<string, unknown>): boolean;
-  timer: NodeJS.Timeout;
-  fail(err: Error): void;
-}
-
-interface AckRequest {
-  clientCountCallback(count: number): void;
-  ack(...args: unknown[]): void;
-}
-
 /**
  * Returns the `adapter` option of a Server: a factory building one RedisAdapter per namespace over the given
  * clients (`pubClient.duplicate()` makes the second one; both connected).
@@ -115,10 +102,9 @@ export function createAdapter(
   };
 }
 
-export class RedisAdapter extends Adapter {
+export class RedisAdapter extends MultiNodeAdapter {
   /** This namespace adapter's id in the cluster. */
   readonly uid = shortId();
-  readonly requestsTimeout: number;
   readonly publishOnSpecificResponseChannel: boolean;
   readonly parser: RedisParser;
   readonly channel: string;
@@ -127,8 +113,6 @@ export class RedisAdapter extends Adapter {
   readonly specificResponseChannel: string;
 
   private readonly transport: RedisTransport;
-  private readonly requests = new Map<string, PendingRequest>();
-  private readonly ackRequests = new Map<string, AckRequest>();
   private subscribed?: Promise<void>;
   private closed = false;
 
@@ -138,8 +122,7 @@ export class RedisAdapter extends Adapter {
     readonly subClient: RedisClient,
     opts: RedisAdapterOptions = {},
   ) {
-    super(nsp);
-    this.requestsTimeout = opts.requestsTimeout || 5000;
+    super(nsp, opts.requestsTimeout || 5000);
     this.publishOnSpecificResponseChannel = !!opts.publishOnSpecificResponseChannel;
     this.parser = opts.parser ?? msgpack;
     const key = opts.key || "socket.io";
@@ -185,23 +168,9 @@ export class RedisAdapter extends Adapter {
     this.transport.detach();
   }
 
-  /** Reports a failure to the adapter's `error` listeners (an EventEmitter would throw without one). */
-  private reportError(err: unknown): void {
-    const error = toError(err);
-    debug("error: %s", error.message);
-    if (this.listenerCount("error") > 0) this.emit("error", error);
-  }
-
   private publish(channel: string, message: string | Buffer): void {
     if (this.closed) return;
-    let result: Promise<unknown>;
-    try {
-      result = this.transport.publish(channel, message);
-    } catch (err) {
-      this.reportError(err);
-      return;
-    }
-    result.catch((err: unknown) => this.reportError(err));
+    this.reportFailure(() => this.transport.publish(channel, message));
   }
 
   private publishResponse(request: Record<string, unknown>, response: string | Buffer): void {
@@ -270,7 +239,7 @@ export class RedisAdapter extends Adapter {
     if (debug.enabled) debug("request of type %s from %s", request.type, request.uid);
     switch (request.type) {
       case RequestType.SOCKETS: {
-        if (fromSelf || requestId === undefined || this.requests.has(requestId)) return;
+        if (fromSelf || requestId === undefined || this.isPendingRequest(requestId)) return;
         void super
           .sockets(new Set(roomList(request.rooms)))
           .then((ids) =>
@@ -279,7 +248,7 @@ export class RedisAdapter extends Adapter {
         return;
       }
       case RequestType.ALL_ROOMS: {
-        if (fromSelf || requestId === undefined || this.requests.has(requestId)) return;
+        if (fromSelf || requestId === undefined || this.isPendingRequest(requestId)) return;
         this.publishResponse(request, JSON.stringify({ requestId, rooms: [...this.rooms.keys()] }));
         return;
       }
@@ -291,7 +260,7 @@ export class RedisAdapter extends Adapter {
         this.applyRemote(request, requestId);
         return;
       case RequestType.REMOTE_FETCH: {
-        if (fromSelf || requestId === undefined || this.requests.has(requestId)) return;
+        if (fromSelf || requestId === undefined || this.isPendingRequest(requestId)) return;
         void super.fetchSockets(decodeOptions(request.opts)).then((sockets) => {
           let response: string;
           try {
@@ -331,7 +300,7 @@ export class RedisAdapter extends Adapter {
         return;
       }
       case RequestType.BROADCAST: {
-        if (fromSelf || requestId === undefined || this.ackRequests.has(requestId)) return;
+        if (fromSelf || requestId === undefined || this.ackHandlers(requestId)) return;
         const packet = toPacket(request.packet, this.nsp.name);
         if (!packet) return;
         super.broadcastWithAck(
@@ -400,7 +369,7 @@ export class RedisAdapter extends Adapter {
     if (!response) return;
     const requestId = response.requestId;
     if (typeof requestId !== "string") return;
-    const ackRequest = this.ackRequests.get(requestId);
+    const ackRequest = this.ackHandlers(requestId);
     if (ackRequest) {
       if (
         response.type === RequestType.BROADCAST_CLIENT_COUNT &&
@@ -412,12 +381,8 @@ export class RedisAdapter extends Adapter {
       }
       return;
     }
-    const request = this.requests.get(requestId);
-    if (!request) return;
-    if (request.take(response)) {
-      clearTimeout(request.timer);
-      this.requests.delete(requestId);
-    }
+    // the classic protocol's answers do not say their type: the request id alone matches them
+    this.takeAnswer(requestId, response);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -472,14 +437,9 @@ export class RedisAdapter extends Adapter {
         this.reportError(err);
       }
       if (message !== undefined) {
-        this.ackRequests.set(requestId, { clientCountCallback, ack });
+        const timeout = opts.flags?.timeout ?? this.requestsTimeout;
+        this.rememberAckHandlers(requestId, clientCountCallback, ack, timeout);
         this.publish(this.requestChannel, message);
-        // whether every client answered is only known above the adapter: forget the handlers after the timeout
-        const timer = setTimeout(
-          () => this.ackRequests.delete(requestId),
-          opts.flags?.timeout ?? this.requestsTimeout,
-        );
-        timer.unref?.();
       }
     }
     super.broadcastWithAck(packet, opts, clientCountCallback, ack);
@@ -539,60 +499,52 @@ export class RedisAdapter extends Adapter {
     return this.transport.countSubscribers("NUMSUB", this.requestChannel);
   }
 
-  /** serverCount(), bounded by `timeout`; undefined (and the error reported) if Redis cannot tell in time. */
-  private async countNodes(timeout: number): Promise<number | undefined> {
-    try {
-      return await withTimeout(this.serverCount(), timeout, "serverCount");
-    } catch (err) {
-      this.reportError(err);
-      return undefined;
-    }
-  }
-
   /**
-   * Sends a request and collects one answer per other node (`numSub - 1`). On timeout `fail` gets an error whose
-   * `responses` are the answers received so far.
+   * Sends a request to the other nodes and collects one answer from each (`expected`); a request that cannot be
+   * encoded fails at once. The answers are the classic protocol's response objects.
    */
   private request(
     type: number,
-    numSub: number,
+    expected: number,
     timeout: number,
     build: (requestId: string) => string | Buffer,
-    collect: (response: Record<string, unknown>) => void,
-    partial: () => unknown[],
-    timeoutMessage: (received: number) => string,
-    fail: (err: Error) => void,
-    complete: () => void,
+    collector: AnswerCollector<Record<string, unknown>>,
+    timeoutMessage?: string,
   ): void {
     const requestId = shortId();
-    let received = 0;
-    const expected = numSub - 1;
-    const timer = setTimeout(() => {
-      if (!this.requests.delete(requestId)) return;
-      fail(new RequestTimeoutError(timeoutMessage(received), partial()));
-    }, timeout);
-    this.requests.set(requestId, {
-      type,
-      timer,
-      fail,
-      take: (response) => {
-        received++;
-        collect(response);
-        if (received < expected) return false;
-        complete();
-        return true;
-      },
-    });
     let message: string | Buffer;
     try {
       message = build(requestId);
     } catch (err) {
-      clearTimeout(timer);
-      this.requests.delete(requestId);
-      fail(toError(err));
+      collector.done(toError(err));
       return;
     }
+    const take = (answer: unknown) => collector.take(answer as Record<string, unknown>);
+    this.awaitAnswers(requestId, type, expected, timeout, { ...collector, take }, timeoutMessage);
     this.publish(this.requestChannel, message);
+  }
+
+  /**
+   * fetchSockets, sockets and allRooms: `found` holds this node's part, `take` adds each other node's answer.
+   * Their timeout error is the official adapter's, naming `method`, also when the number of nodes is unknown.
+   */
+  private async gather<T>(
+    method: string,
+    type: number,
+    timeout: number,
+    build: (requestId: string) => string,
+    found: T,
+    take: (response: Record<string, unknown>) => void,
+    answers: () => unknown[],
+  ): Promise<T> {
+    const message = `timeout reached while waiting for ${method} response`;
+    const expected = await this.countOthers(timeout);
+    if (expected === undefined) throw new RequestTimeoutError(message, answers());
+    if (expected <= 0) return found;
+    return new Promise((resolve, reject) => {
+      const done = (err: Error | null) => (err ? reject(err) : resolve(found));
+      this.request(type, expected, timeout, build, { take, answers, done }, message);
+    });
   }
 
   override async fetchSockets(
@@ -600,98 +552,64 @@ export class RedisAdapter extends Adapter {
   ): Promise<Array<AdapterSocket | SocketDescription>> {
     const local = await super.fetchSockets(opts);
     if (opts.flags?.local) return local;
-    const timeout = opts.flags?.timeout ?? this.requestsTimeout;
-    const numSub = await this.countNodes(timeout);
-    if (numSub === undefined) {
-      throw new RequestTimeoutError("timeout reached while waiting for fetchSockets response", [
-        ...local,
-      ]);
-    }
-    if (numSub <= 1) return local;
     const found: Array<AdapterSocket | SocketDescription> = [...local];
-    return new Promise((resolve, reject) => {
-      this.request(
-        RequestType.REMOTE_FETCH,
-        numSub,
-        timeout,
-        (requestId) =>
-          JSON.stringify({
-            uid: this.uid,
-            requestId,
-            type: RequestType.REMOTE_FETCH,
-            opts: this.wireOpts(opts),
-          }),
-        (response) => {
-          if (Array.isArray(response.sockets))
-            found.push(...(response.sockets as SocketDescription[]));
-        },
-        () => found,
-        () => "timeout reached while waiting for fetchSockets response",
-        reject,
-        () => resolve(found),
-      );
-    });
+    return this.gather(
+      "fetchSockets",
+      RequestType.REMOTE_FETCH,
+      opts.flags?.timeout ?? this.requestsTimeout,
+      (requestId) =>
+        JSON.stringify({
+          uid: this.uid,
+          requestId,
+          type: RequestType.REMOTE_FETCH,
+          opts: this.wireOpts(opts),
+        }),
+      found,
+      (response) => {
+        if (Array.isArray(response.sockets))
+          found.push(...(response.sockets as SocketDescription[]));
+      },
+      () => found,
+    );
   }
 
   /** The ids of the sockets in any of `rooms` (all when empty), on every node. */
   override async sockets(rooms: Set<Room>): Promise<Set<SocketId>> {
-    const local = await super.sockets(rooms);
-    const numSub = await this.countNodes(this.requestsTimeout);
-    if (numSub === undefined) {
-      throw new RequestTimeoutError("timeout reached while waiting for sockets response", [
-        ...local,
-      ]);
-    }
-    if (numSub <= 1) return local;
-    return new Promise((resolve, reject) => {
-      this.request(
-        RequestType.SOCKETS,
-        numSub,
-        this.requestsTimeout,
-        (requestId) =>
-          JSON.stringify({
-            uid: this.uid,
-            requestId,
-            type: RequestType.SOCKETS,
-            rooms: [...rooms],
-          }),
-        (response) => {
-          if (Array.isArray(response.sockets))
-            for (const id of response.sockets) local.add(String(id));
-        },
-        () => [...local],
-        () => "timeout reached while waiting for sockets response",
-        reject,
-        () => resolve(local),
-      );
-    });
+    const found = await super.sockets(rooms);
+    return this.gather(
+      "sockets",
+      RequestType.SOCKETS,
+      this.requestsTimeout,
+      (requestId) =>
+        JSON.stringify({
+          uid: this.uid,
+          requestId,
+          type: RequestType.SOCKETS,
+          rooms: [...rooms],
+        }),
+      found,
+      (response) => {
+        if (Array.isArray(response.sockets))
+          for (const id of response.sockets) found.add(String(id));
+      },
+      () => [...found],
+    );
   }
 
   /** The names of the rooms of every node. */
-  async allRooms(): Promise<Set<Room>> {
-    const local = new Set<Room>(this.rooms.keys());
-    const numSub = await this.countNodes(this.requestsTimeout);
-    if (numSub === undefined) {
-      throw new RequestTimeoutError("timeout reached while waiting for allRooms response", [
-        ...local,
-      ]);
-    }
-    if (numSub <= 1) return local;
-    return new Promise((resolve, reject) => {
-      this.request(
-        RequestType.ALL_ROOMS,
-        numSub,
-        this.requestsTimeout,
-        (requestId) => JSON.stringify({ uid: this.uid, requestId, type: RequestType.ALL_ROOMS }),
-        (response) => {
-          for (const room of roomList(response.rooms)) local.add(room);
-        },
-        () => [...local],
-        () => "timeout reached while waiting for allRooms response",
-        reject,
-        () => resolve(local),
-      );
-    });
+  allRooms(): Promise<Set<Room>> {
+    const found = new Set<Room>(this.rooms.keys());
+    return this.gather(
+      "allRooms",
+      RequestType.ALL_ROOMS,
+      this.requestsTimeout,
+      (requestId) => JSON.stringify({ uid: this.uid, requestId, type: RequestType.ALL_ROOMS }),
+      found,
+      (response) => {
+        for (const room of roomList(response.rooms)) found.add(room);
+      },
+      () => [...found],
+    );
   }
 
   override serverSideEmit(packet: unknown[]): void {
@@ -703,21 +621,11 @@ export class RedisAdapter extends Adapter {
       );
       return;
     }
-    const ack = last as ServerSideEmitAck;
     const args = packet.slice(0, -1);
-    void this.countNodes(this.requestsTimeout).then((numSub) => {
-      if (numSub === undefined) {
-        ack(new RequestTimeoutError("timeout reached: the number of servers is unknown", []), []);
-        return;
-      }
-      if (numSub <= 1) {
-        ack(null, []);
-        return;
-      }
-      const responses: unknown[] = [];
+    this.emitWithAck(last as ServerSideEmitAck, (expected, responses) =>
       this.request(
         RequestType.SERVER_SIDE_EMIT,
-        numSub,
+        expected,
         this.requestsTimeout,
         (requestId) =>
           JSON.stringify({
@@ -726,21 +634,9 @@ export class RedisAdapter extends Adapter {
             type: RequestType.SERVER_SIDE_EMIT,
             data: args,
           }),
-        (response) => responses.push(response.data),
-        () => responses,
-        (received) => `timeout reached: only ${received} responses received out of ${numSub - 1}`,
-        (err) => ack(err, responses),
-        () => ack(null, responses),
-      );
-    });
-  }
-
-  private abortRequests(reason: string): void {
-    for (const [id, request] of this.requests) {
-      clearTimeout(request.timer);
-      this.requests.delete(id);
-      request.fail(new Error(reason));
-    }
-    this.ackRequests.clear();
+        // an answer is `{type, requestId, data}`: the ack gets the data
+        { ...responses, take: (response) => responses.take(response.data) },
+      ),
+    );
   }
 }
