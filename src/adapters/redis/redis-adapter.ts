@@ -449,48 +449,32 @@ export class RedisAdapter extends MultiNodeAdapter {
     return { rooms: [...opts.rooms], except: [...(opts.except ?? [])] };
   }
 
+  /**
+   * Sends socketsJoin / socketsLeave / disconnectSockets to the other nodes (the caller applies it here), unless
+   * local. One envelope for the three, in the official key order: `{uid, type, opts, rooms | close}`.
+   */
+  private forward(
+    opts: BroadcastOptions,
+    type: RequestType,
+    what: { rooms: Room[] } | { close: boolean },
+  ): void {
+    if (opts.flags?.local) return;
+    const request = { uid: this.uid, type, opts: this.wireOpts(opts), ...what };
+    this.publish(this.requestChannel, JSON.stringify(request));
+  }
+
   override addSockets(opts: BroadcastOptions, rooms: Room[]): void {
-    if (!opts.flags?.local) {
-      this.publish(
-        this.requestChannel,
-        JSON.stringify({
-          uid: this.uid,
-          type: RequestType.REMOTE_JOIN,
-          opts: this.wireOpts(opts),
-          rooms: [...rooms],
-        }),
-      );
-    }
+    this.forward(opts, RequestType.REMOTE_JOIN, { rooms: [...rooms] });
     void super.addSockets(opts, rooms);
   }
 
   override delSockets(opts: BroadcastOptions, rooms: Room[]): void {
-    if (!opts.flags?.local) {
-      this.publish(
-        this.requestChannel,
-        JSON.stringify({
-          uid: this.uid,
-          type: RequestType.REMOTE_LEAVE,
-          opts: this.wireOpts(opts),
-          rooms: [...rooms],
-        }),
-      );
-    }
+    this.forward(opts, RequestType.REMOTE_LEAVE, { rooms: [...rooms] });
     void super.delSockets(opts, rooms);
   }
 
   override disconnectSockets(opts: BroadcastOptions, close: boolean): void {
-    if (!opts.flags?.local) {
-      this.publish(
-        this.requestChannel,
-        JSON.stringify({
-          uid: this.uid,
-          type: RequestType.REMOTE_DISCONNECT,
-          opts: this.wireOpts(opts),
-          close,
-        }),
-      );
-    }
+    this.forward(opts, RequestType.REMOTE_DISCONNECT, { close });
     void super.disconnectSockets(opts, close);
   }
 
