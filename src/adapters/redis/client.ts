@@ -17,39 +17,22 @@ interface EventSource {
   removeListener?(event: string, listener: (...args: never[]) => void): unknown;
 }
 
+/** node-redis's (un)subscribe calls for channels, patterns and shard channels, all in buffer mode. */
+type NodeRedisSubscription = (
+  channels: string | string[],
+  listener: NodeRedisListener,
+  bufferMode: true,
+) => Promise<void>;
+
 interface NodeRedis extends EventSource {
   publish(channel: string, message: string | Buffer): Promise<unknown>;
   sPublish?(channel: string, message: string | Buffer): Promise<unknown>;
-  subscribe(
-    channels: string | string[],
-    listener: NodeRedisListener,
-    bufferMode: true,
-  ): Promise<void>;
-  pSubscribe(
-    patterns: string | string[],
-    listener: NodeRedisListener,
-    bufferMode: true,
-  ): Promise<void>;
-  sSubscribe?(
-    channels: string | string[],
-    listener: NodeRedisListener,
-    bufferMode: true,
-  ): Promise<void>;
-  unsubscribe(
-    channels: string | string[],
-    listener: NodeRedisListener,
-    bufferMode: true,
-  ): Promise<void>;
-  pUnsubscribe(
-    patterns: string | string[],
-    listener: NodeRedisListener,
-    bufferMode: true,
-  ): Promise<void>;
-  sUnsubscribe?(
-    channels: string | string[],
-    listener: NodeRedisListener,
-    bufferMode: true,
-  ): Promise<void>;
+  subscribe: NodeRedisSubscription;
+  pSubscribe: NodeRedisSubscription;
+  sSubscribe?: NodeRedisSubscription;
+  unsubscribe: NodeRedisSubscription;
+  pUnsubscribe: NodeRedisSubscription;
+  sUnsubscribe?: NodeRedisSubscription;
   sendCommand(args: string[]): Promise<unknown>;
   masters?: unknown[];
   nodeClient?(node: unknown): NodeRedis | Promise<NodeRedis>;
