@@ -173,7 +173,18 @@ export class RedisAdapter extends MultiNodeAdapter {
     this.reportFailure(() => this.transport.publish(channel, message));
   }
 
-  private publishResponse(request: Record<string, unknown>, response: string | Buffer): void {
+  /**
+   * Answers a request. The answer is encoded here: one that cannot be (e.g. a circular socket.data or ack
+   * argument) is reported and dropped, so the requester times out and this node keeps going.
+   */
+  private publishResponse(request: Record<string, unknown>, encode: () => string | Buffer): void {
+    let response: string | Buffer;
+    try {
+      response = encode();
+    } catch (err) {
+      this.reportError(err);
+      return;
+    }
     const channel =
       this.publishOnSpecificResponseChannel && typeof request.uid === "string"
         ? `${this.responseChannel}${request.uid}#`
@@ -243,13 +254,15 @@ export class RedisAdapter extends MultiNodeAdapter {
         void super
           .sockets(new Set(roomList(request.rooms)))
           .then((ids) =>
-            this.publishResponse(request, JSON.stringify({ requestId, sockets: [...ids] })),
+            this.publishResponse(request, () => JSON.stringify({ requestId, sockets: [...ids] })),
           );
         return;
       }
       case RequestType.ALL_ROOMS: {
         if (fromSelf || requestId === undefined || this.isPendingRequest(requestId)) return;
-        this.publishResponse(request, JSON.stringify({ requestId, rooms: [...this.rooms.keys()] }));
+        this.publishResponse(request, () =>
+          JSON.stringify({ requestId, rooms: [...this.rooms.keys()] }),
+        );
         return;
       }
       case RequestType.REMOTE_JOIN:
@@ -261,17 +274,13 @@ export class RedisAdapter extends MultiNodeAdapter {
         return;
       case RequestType.REMOTE_FETCH: {
         if (fromSelf || requestId === undefined || this.isPendingRequest(requestId)) return;
-        void super.fetchSockets(decodeOptions(request.opts)).then((sockets) => {
-          let response: string;
-          try {
-            response = JSON.stringify({ requestId, sockets: sockets.map(describeSocket) });
-          } catch (err) {
-            // e.g. a circular socket.data: the requester will time out, this node keeps going
-            this.reportError(err);
-            return;
-          }
-          this.publishResponse(request, response);
-        });
+        void super
+          .fetchSockets(decodeOptions(request.opts))
+          .then((sockets) =>
+            this.publishResponse(request, () =>
+              JSON.stringify({ requestId, sockets: sockets.map(describeSocket) }),
+            ),
+          );
         return;
       }
       case RequestType.SERVER_SIDE_EMIT: {
@@ -282,18 +291,9 @@ export class RedisAdapter extends MultiNodeAdapter {
           args.push((arg: unknown) => {
             if (called) return;
             called = true;
-            let response: string;
-            try {
-              response = JSON.stringify({
-                type: RequestType.SERVER_SIDE_EMIT,
-                requestId,
-                data: arg,
-              });
-            } catch (err) {
-              this.reportError(err);
-              return;
-            }
-            this.publishResponse(request, response);
+            this.publishResponse(request, () =>
+              JSON.stringify({ type: RequestType.SERVER_SIDE_EMIT, requestId, data: arg }),
+            );
           });
         }
         this.nsp._onServerSideEmit(args);
@@ -307,24 +307,13 @@ export class RedisAdapter extends MultiNodeAdapter {
           packet,
           decodeOptions(request.opts),
           (clientCount) =>
-            this.publishResponse(
-              request,
+            this.publishResponse(request, () =>
               JSON.stringify({ type: RequestType.BROADCAST_CLIENT_COUNT, requestId, clientCount }),
             ),
-          (arg) => {
-            let response: string | Buffer;
-            try {
-              response = this.parser.encode({
-                type: RequestType.BROADCAST_ACK,
-                requestId,
-                packet: arg,
-              });
-            } catch (err) {
-              this.reportError(err);
-              return;
-            }
-            this.publishResponse(request, response);
-          },
+          (arg) =>
+            this.publishResponse(request, () =>
+              this.parser.encode({ type: RequestType.BROADCAST_ACK, requestId, packet: arg }),
+            ),
         );
         return;
       }
@@ -361,7 +350,7 @@ export class RedisAdapter extends MultiNodeAdapter {
     } else if (request.type === RequestType.REMOTE_DISCONNECT) {
       socket.disconnect(request.close === true);
     } else return;
-    this.publishResponse(request, JSON.stringify({ requestId }));
+    this.publishResponse(request, () => JSON.stringify({ requestId }));
   }
 
   private onResponse(message: Buffer): void {
