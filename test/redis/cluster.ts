@@ -141,7 +141,7 @@ export function record(socket: ClientSocket, event: string): unknown[][] {
 export async function until(
   check: () => boolean | Promise<boolean>,
   what: string,
-  ms = 5000,
+  ms = 15000,
 ): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
