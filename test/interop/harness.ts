@@ -121,6 +121,10 @@ async function startSide(
   const port = (httpServer.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
   const recording: Recording = {};
+  const engineSockets: Array<{ transport?: { shouldClose?: (() => void) | null } }> = [];
+  io.engine.on("connection", (socket: (typeof engineSockets)[number]) =>
+    engineSockets.push(socket),
+  );
   const clients: ClientSocket[] = [];
   const eios: EioSocket[] = [];
   const raws: WebSocket[] = [];
@@ -200,6 +204,9 @@ async function startSide(
       httpServer.closeAllConnections();
       await io.close().catch(() => {});
       httpServer.closeAllConnections();
+      // socket.io's polling transport, closed while no GET is pending, waits 30 s for one on a ref'd timer
+      // (after disconnect(true), say): the test is over, so that wait is cut short (shouldClose clears it).
+      for (const socket of engineSockets) socket.transport?.shouldClose?.();
     },
   };
 }
@@ -241,7 +248,15 @@ export async function runBoth(
       await Promise.race([
         scenario(started.side),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`${impl}: scenario timed out`)), timeoutMs);
+          timer = setTimeout(
+            () =>
+              reject(
+                new Error(
+                  `scenario timed out; recorded so far: ${JSON.stringify(started.recording)}`,
+                ),
+              ),
+            timeoutMs,
+          );
         }),
       ]);
     } catch (err) {
