@@ -279,7 +279,9 @@ export async function same(
   timeoutMs?: number,
 ): Promise<Recording> {
   const both = await runBoth(opts, scenario, timeoutMs);
-  if (process.env.INTEROP_PRINT) console.log(JSON.stringify(both["socket.io"]));
+  if (process.env.INTEROP_PRINT) {
+    console.log(JSON.stringify(process.env.INTEROP_PRINT === "both" ? both : both["socket.io"]));
+  }
   assert.ok(Object.keys(both["socket.io"]).length > 0, "the scenario recorded nothing");
   assert.deepEqual(both.switchyard, both["socket.io"]);
   return both["socket.io"];
