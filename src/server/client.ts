@@ -33,6 +33,11 @@ export class Client<
     string,
     Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>
   >();
+  /**
+   * Sockets whose namespace was connected again by the same client (a second CONNECT answered while the first
+   * was in the middlewares): no longer reachable by name, they still leave with the connection.
+   */
+  private displaced: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>[] | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
   /** Packets decoded from the current engine message, handled once it is fully decoded. */
   private decoded: Packet | Packet[] | undefined;
@@ -68,7 +73,7 @@ export class Client<
   /** The sockets of this connection, by socket id. */
   get sockets(): Map<string, Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>> {
     const byId = new Map<string, Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>>();
-    for (const socket of this.nsps.values()) byId.set(socket.id, socket);
+    for (const socket of this.everySocket()) byId.set(socket.id, socket);
     return byId;
   }
 
@@ -94,6 +99,8 @@ export class Client<
   private doConnect(name: string, auth: Record<string, unknown>): void {
     const nsp = this.server.of(name);
     nsp._add(this, auth, (socket) => {
+      const previous = this.nsps.get(nsp.name);
+      if (previous) (this.displaced ??= []).push(previous);
       this.nsps.set(nsp.name, socket);
       if (this.connectTimer) {
         clearTimeout(this.connectTimer);
@@ -104,14 +111,27 @@ export class Client<
 
   /** @internal Disconnects every socket of this connection, then closes it. */
   _disconnect(): void {
-    for (const socket of this.nsps.values()) socket.disconnect();
+    for (const socket of this.everySocket()) socket.disconnect();
     this.nsps.clear();
+    this.displaced = undefined;
     this.close();
   }
 
   /** @internal Forgets a socket that left its namespace. */
   _remove(socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>): void {
-    if (this.nsps.get(socket.nsp.name) === socket) this.nsps.delete(socket.nsp.name);
+    if (this.nsps.get(socket.nsp.name) === socket) {
+      this.nsps.delete(socket.nsp.name);
+    } else if (this.displaced) {
+      const index = this.displaced.indexOf(socket);
+      if (index !== -1) this.displaced.splice(index, 1);
+    }
+  }
+
+  /** Every socket of this connection (the rare displaced ones included). */
+  private everySocket(): Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>[] {
+    const sockets = [...this.nsps.values()];
+    if (this.displaced) sockets.push(...this.displaced);
+    return sockets;
   }
 
   private close(): void {
@@ -189,7 +209,7 @@ export class Client<
 
   /** A malformed packet: the sockets' error listeners hear it, and the connection closes as `parse error`. */
   private onParseError(err: Error): void {
-    for (const socket of this.nsps.values()) {
+    for (const socket of this.everySocket()) {
       if (socket.listenerCount("error") > 0) socket._onerror(err);
     }
     this.closeWith("parse error");
@@ -197,7 +217,7 @@ export class Client<
 
   /** @internal A transport error: the sockets hear it and the connection closes. */
   _onerror(err: Error): void {
-    for (const socket of this.nsps.values()) socket._onerror(err);
+    for (const socket of this.everySocket()) socket._onerror(err);
     this.conn.close();
   }
 
@@ -206,8 +226,9 @@ export class Client<
     if (this.closed) return;
     this.closed = true;
     debug.enabled && debug("client %s closed: %s", this.id, reason);
-    for (const socket of [...this.nsps.values()]) socket._onclose(reason, description);
+    for (const socket of this.everySocket()) socket._onclose(reason, description);
     this.nsps.clear();
+    this.displaced = undefined;
     this.decoder.destroy();
     if (this.connectTimer) {
       clearTimeout(this.connectTimer);
