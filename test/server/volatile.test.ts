@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { request } from "node:http";
 import { test } from "node:test";
 import type { Socket } from "../../src";
-import { next, start } from "../support/io";
+import WebSocket from "ws";
+import { next, start, until } from "../support/io";
 
 function http(method: string, url: string, body?: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -56,6 +57,53 @@ test("volatile broadcasts and emits skip a polling session with no pending GET",
     assert.equal(socket.conn.transport.writable, true);
     run.io.volatile.emit("news", "volatile while writable");
     assert.equal(await pending, '42["news","volatile while writable"]');
+  } finally {
+    await run.close();
+  }
+});
+
+test("over WebSocket, volatile packets are dropped while the peer lags behind (backpressure), kept ones wait", async () => {
+  const run = await start();
+  try {
+    const ws = new WebSocket(`ws://localhost:${run.port}/socket.io/?EIO=4&transport=websocket`);
+    const frames: string[] = [];
+    ws.on("message", (data) => {
+      const text = String(data);
+      if (text === "2") ws.send("3");
+      frames.push(text.length > 100 ? `${text.slice(0, 12)}…` : text);
+    });
+    await next(ws, "open");
+    const connected = next<[Socket]>(run.io, "connection");
+    ws.send("40");
+    const [socket] = await connected;
+    await until(() => frames.some((f) => f.startsWith("40")));
+
+    // The peer stops reading: the server's socket fills up until the transport reports it is not writable.
+    (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+    const big = "x".repeat(256 * 1024);
+    let sent = 0;
+    while (socket.conn.transport.writable && sent < 400) {
+      socket.emit("big", big);
+      sent++;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal(socket.conn.transport.writable, false, "backpressure reached");
+    socket.volatile.emit("news", "volatile, dropped");
+    run.io.volatile.emit("news", "volatile broadcast, dropped");
+    socket.emit("news", "kept");
+
+    (ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    await until(() => frames.includes('42["news","kept"]'), 20000);
+    assert.equal(frames.filter((f) => f.startsWith('42["big"')).length, sent);
+    assert.deepEqual(
+      frames.filter((f) => f.startsWith('42["news"')),
+      ['42["news","kept"]'],
+    );
+    // Once drained, the transport is writable again and volatile packets flow.
+    await until(() => socket.conn.transport.writable);
+    socket.volatile.emit("news", "volatile again");
+    await until(() => frames.includes('42["news","volatile again"]'));
+    ws.close();
   } finally {
     await run.close();
   }

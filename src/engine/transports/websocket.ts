@@ -107,6 +107,23 @@ export class WebSocketTransport extends Transport {
       const done = i === last && callbacks ? this.completion(callbacks) : undefined;
       this.write(packets[i] as Packet, done);
     }
+    const raw = this.raw;
+    if (raw !== null && raw.writableNeedDrain) this.awaitDrain(raw);
+  }
+
+  /**
+   * Backpressure: while the socket holds more than its high-water mark, the transport is not writable, so
+   * the session keeps packets in its own buffer and volatile packets are dropped, until the socket drains.
+   * (socket.io's transport is unwritable during every single write; this one only when the peer lags.)
+   */
+  private awaitDrain(raw: NetSocket): void {
+    if (!this.writable) return;
+    this.writable = false;
+    raw.once("drain", () => {
+      if (this.readyState !== "open" || this.socket.readyState !== 1 /* OPEN */) return;
+      this.writable = true;
+      this.owner?.onTransportReady(this);
+    });
   }
 
   private write(packet: Packet, done?: (err?: Error | null) => void): void {
