@@ -286,3 +286,28 @@ export async function same(
   assert.deepEqual(both.switchyard, both["socket.io"]);
   return both["socket.io"];
 }
+
+/**
+ * Runs `scenario` on both servers; the channels `differing` names must hold the values it gives for each
+ * (a documented, intended difference), and every other channel must be equal on both sides.
+ */
+export async function sameExcept(
+  opts: Partial<ServerOptions>,
+  scenario: Scenario,
+  differing: (channel: string) => Record<Impl, unknown[]> | undefined,
+): Promise<void> {
+  const both = await runBoth(opts, scenario);
+  const channels = new Set([...Object.keys(both.switchyard), ...Object.keys(both["socket.io"])]);
+  let documented = 0;
+  for (const channel of channels) {
+    const expected = differing(channel);
+    if (expected) {
+      documented++;
+      assert.deepEqual(both.switchyard[channel], expected.switchyard, `switchyard, ${channel}`);
+      assert.deepEqual(both["socket.io"][channel], expected["socket.io"], `socket.io, ${channel}`);
+    } else {
+      assert.deepEqual(both.switchyard[channel], both["socket.io"][channel], channel);
+    }
+  }
+  assert.ok(documented > 0, "no channel showed the documented difference");
+}
