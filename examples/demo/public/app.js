@@ -119,7 +119,7 @@ function renderSockets(sockets) {
   );
 }
 
-function admin(action) {
+function admin(action, { quiet = false } = {}) {
   const request = {
     action,
     target: $("admin-target").value,
@@ -135,12 +135,15 @@ function admin(action) {
       const { stats, sockets } = response.result;
       renderStats(stats);
       renderSockets(sockets);
-      $("admin-result").textContent = `fetchSockets(): ${sockets.length} socket(s)`;
+      // a background refresh updates the table only, so it never hides the result of a later action
+      if (!quiet) $("admin-result").textContent = `fetchSockets(): ${sockets.length} socket(s)`;
       return;
     }
     $("admin-result").textContent = response.result;
     // The utility methods do not wait for remote nodes; refresh the table a moment later.
-    if (action !== "hello") setTimeout(() => socket.connected && admin("fetchSockets"), 250);
+    if (action !== "hello") {
+      setTimeout(() => socket.connected && admin("fetchSockets", { quiet: true }), 250);
+    }
   });
 }
 
