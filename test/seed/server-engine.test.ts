@@ -4,25 +4,19 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { request } from "node:http";
 import { after, before, describe, test } from "node:test";
+import { request } from "../support/http";
 import { next, start, type Running, until } from "../support/io";
 
 // The seed requires the npm package "uuid"; its v4() is the same thing as Node's randomUUID().
 const uuid = { v4: randomUUID };
 
-function get(
+async function get(
   url: string,
 ): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  return new Promise((resolve, reject) => {
-    request(url, (res) => {
-      let body = "";
-      res.on("data", (chunk) => (body += chunk));
-      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    })
-      .on("error", reject)
-      .end();
-  });
+  const { port, pathname, search } = new URL(url);
+  const res = await request(Number(port), pathname + search);
+  return { status: res.status, headers: res.headers, body: res.body.toString() };
 }
 
 describe("seed: Server#engine", () => {

@@ -3,27 +3,18 @@
  * GET pending. Non-volatile packets wait in its buffer for the next GET.
  */
 import assert from "node:assert/strict";
-import { request } from "node:http";
 import { test } from "node:test";
 import type { Socket } from "../../src";
 import WebSocket from "ws";
+import { request } from "../support/http";
 import { next, start, until } from "../support/io";
 
-function http(method: string, url: string, body?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      { method, headers: { "content-type": "text/plain;charset=UTF-8" } },
-      (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk) => (text += chunk));
-        res.on("end", () => resolve(text));
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
-  });
+/** A polling request on `url`'s path, answered as text. */
+async function http(method: string, url: string, body?: string): Promise<string> {
+  const { port, pathname, search } = new URL(url);
+  const headers = { "content-type": "text/plain;charset=UTF-8" };
+  const res = await request(Number(port), pathname + search, { method, headers, body });
+  return res.body.toString();
 }
 
 test("volatile broadcasts and emits skip a polling session with no pending GET", async () => {
