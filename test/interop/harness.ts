@@ -17,6 +17,7 @@ import {
 } from "socket.io-client";
 import WebSocket from "ws";
 import { Server, type ServerOptions } from "../../src";
+import { next as nextEvent, sleep } from "../support/io";
 
 export type Impl = "switchyard" | "socket.io";
 export type Recording = Record<string, unknown[]>;
@@ -67,23 +68,15 @@ export function errInfo(err: unknown): Record<string, unknown> {
   return info;
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { sleep };
 
-/** Resolves with the arguments of the next `event` (rejects after `ms`). */
+/** Resolves with the arguments of the next `event`; scenarios wait up to 8 s (both servers run at once). */
 export function next<T extends unknown[] = unknown[]>(
   emitter: { once(event: string, listener: (...args: never[]) => void): unknown },
   event: string,
   ms = 8000,
 ): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for "${event}"`)), ms);
-    emitter.once(event, (...args: never[]) => {
-      clearTimeout(timer);
-      resolve(args as unknown as T);
-    });
-  });
+  return nextEvent<T>(emitter, event, ms);
 }
 
 /** Polls `check` until it is true (rejects after `ms`). */
