@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { Socket as ClientSocket } from "socket.io-client";
 import type { AdapterConstructor, Socket } from "../../src";
-import { next, type Running, sleep, start, until } from "../support/io";
+import { next, type Running, start, until } from "../support/io";
 
 export interface Cluster {
   nodes: Running[];
@@ -29,17 +29,34 @@ export async function startCluster(
   };
 }
 
-export function adapterSuite(
-  name: string,
-  makeCluster: () => Promise<Cluster>,
-  opts: { settleMs?: number } = {},
-) {
-  // Cluster operations are asynchronous: give them time to reach the other nodes before asserting a negative.
-  const settle = () => sleep(opts.settleMs ?? 30);
-
+export function adapterSuite(name: string, makeCluster: () => Promise<Cluster>) {
   describe(`adapter suite: ${name}`, () => {
     let cluster: Cluster;
     let counter = 0;
+    let barriers = 0;
+
+    /**
+     * Cluster operations are asynchronous, so a test that asserts something did NOT happen (an extra message, a
+     * join, a disconnect) first waits for this barrier: every node broadcasts a marker to `nsp`, and it resolves
+     * once each of `clients` has every node's marker. A node's messages reach each other node in the order it
+     * sent them (one publishing connection, one subscribing connection), so whatever the operations sent before
+     * the markers has been applied everywhere by then.
+     */
+    async function barrier(nsp: string, clients: ClientSocket[]): Promise<void> {
+      const tag = `barrier-${barriers++}`;
+      const seen = clients.map(() => new Set<number>());
+      const listeners = clients.map((client, i) => {
+        const listener = (t: string, node: number) => void (t === tag && seen[i]!.add(node));
+        client.on("barrier", listener);
+        return listener;
+      });
+      cluster.nodes.forEach((node, i) => node.io.of(nsp).emit("barrier", tag, i));
+      try {
+        await until(() => seen.every((nodes) => nodes.size === cluster.nodes.length));
+      } finally {
+        clients.forEach((client, i) => client.off("barrier", listeners[i]));
+      }
+    }
     before(async () => {
       cluster = await makeCluster();
     });
@@ -84,7 +101,7 @@ export function adapterSuite(
       io0.of(nsp).except(a.socket.id).emit("m", "all but a");
 
       await until(() => got[0]!.length === 6 && got[1]!.length === 4 && got[2]!.length === 5);
-      await settle();
+      await barrier(nsp, [a.client, b.client, c.client]);
       // Broadcasts from different nodes may interleave: compare the sets of messages each client received.
       const sorted = (list: unknown[][]) => list.map((args) => String(args[0])).sort();
       assert.deepEqual(sorted(got[0]!), [
@@ -112,7 +129,7 @@ export function adapterSuite(
       const got = [a, b].map((x) => collect(x.client, "m"));
       cluster.nodes[0]!.io.of(nsp).local.emit("m", "local");
       await until(() => got[0]!.length === 1);
-      await settle();
+      await barrier(nsp, [a.client, b.client]);
       assert.deepEqual(got[0], [["local"]]);
       assert.deepEqual(got[1], cluster.nodes.length > 1 ? [] : [["local"]]);
     });
@@ -142,13 +159,13 @@ export function adapterSuite(
       const [err, partial] = await new Promise<[Error | null, number[]]>((resolve) =>
         io0
           .of(nsp)
-          .timeout(300)
+          .timeout(2000)
           .emit("q", (e: Error | null, r: number[]) => resolve([e, r])),
       );
       assert.equal(err?.message, "operation has timed out");
       assert.deepEqual([...partial].sort(), [0, 1]);
 
-      const empty = await io0.of(nsp).to("nobody-here").timeout(1000).emitWithAck("q");
+      const empty = await io0.of(nsp).to("nobody-here").timeout(10000).emitWithAck("q");
       assert.deepEqual(empty, []);
     });
 
@@ -160,7 +177,7 @@ export function adapterSuite(
       const io0 = cluster.nodes[0]!.io;
       io0.of(nsp).in("r1").socketsJoin("r2");
       await until(() => a.socket.rooms.has("r2") && b.socket.rooms.has("r2"));
-      await settle();
+      await barrier(nsp, [a.client, b.client, c.client]);
       assert.ok(!c.socket.rooms.has("r2"));
 
       io0.of(nsp).in(c.socket.id).socketsJoin(["r3", "r4"]);
@@ -189,7 +206,7 @@ export function adapterSuite(
       const gone = next<[string]>(b.client, "disconnect");
       io0.of(nsp).in("r2").except(a.socket.id).disconnectSockets();
       assert.equal((await gone)[0], "io server disconnect");
-      await settle();
+      await barrier(nsp, [a.client, c.client]);
       assert.ok(a.socket.connected && c.socket.connected);
       const ids = await io0.of(nsp).allSockets();
       assert.deepEqual([...ids].sort(), [a.socket.id, c.socket.id].sort());

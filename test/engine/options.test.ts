@@ -16,7 +16,7 @@ import {
   type Socket,
   Server,
 } from "../../src/engine";
-import { connect, delay, once, request, startEngine } from "./support";
+import { connect, delay, once, request, startEngine, until } from "./support";
 
 const P = "/engine.io/";
 
@@ -151,10 +151,9 @@ describe("headers, cookie, generateId", () => {
     );
     const client = await connect(h.url, { transports: ["polling"], withCredentials: true });
     client.send("ping me");
-    await delay(200);
-    assert.ok(
-      seenCookies.some((c) => c.includes(`io=${client.id}`)),
-      JSON.stringify(seenCookies),
+    await until(
+      () => seenCookies.some((c) => c.includes(`io=${client.id}`)),
+      `the cookie io=${client.id} in a request`,
     );
     client.close();
   });
@@ -307,7 +306,7 @@ describe("polling responses", () => {
       const poll = request(h.port, `${P}?EIO=4&transport=polling&sid=${sid}`, {
         headers: { "Accept-Encoding": c.accept },
       });
-      await delay(30);
+      await until(() => socket.transport.writable, "the poll to be pending");
       socket.send(c.data);
       const r = await poll;
       assert.equal(r.headers["content-encoding"], c.encoding);
@@ -324,7 +323,7 @@ describe("polling responses", () => {
     const poll = request(h.port, `${P}?EIO=4&transport=polling&sid=${sid}`, {
       headers: { "Accept-Encoding": "gzip" },
     });
-    await delay(30);
+    await until(() => socket.transport.writable, "the poll to be pending");
     socket.send(big, { compress: false });
     assert.equal((await poll).headers["content-encoding"], undefined);
   });
@@ -337,7 +336,10 @@ describe("polling responses", () => {
     const poll = request(off.port, `${P}?EIO=4&transport=polling&sid=${sid}`, {
       headers: { "Accept-Encoding": "gzip" },
     });
-    await delay(30);
+    await until(
+      () => off.engine.clients[sid]?.transport.writable === true,
+      "the poll to be pending",
+    );
     off.engine.clients[sid]?.send("z".repeat(5000));
     assert.equal((await poll).headers["content-encoding"], undefined);
 
@@ -433,7 +435,7 @@ describe("PreparedMessage", () => {
     client.on("message", (d: unknown) => got.push(d));
     const prepared = new PreparedMessage("p");
     for (let i = 0; i < 100; i++) socket.send(i % 2 ? prepared : String(i));
-    while (got.length < 100) await delay(10);
+    await until(() => got.length >= 100, "100 messages");
     assert.deepEqual(
       got,
       Array.from({ length: 100 }, (_, i) => (i % 2 ? "p" : String(i))),

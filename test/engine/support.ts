@@ -71,6 +71,19 @@ export function once<T extends unknown[] = unknown[]>(
 
 export { request, type RawResponse } from "../support/http";
 
+/** Polls `check` until it returns true (rejects after `timeoutMs`, with `what` in the message). */
+export async function until(
+  check: () => boolean,
+  what = "condition",
+  timeoutMs = 15000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(10);
+  }
+}
+
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -44,7 +44,7 @@ describe("upgrade", () => {
   test("probe, noop for the pending poll, upgrade packet, then polling is refused", async () => {
     const { sid, socket } = await handshake(h);
     const pendingPoll = request(h.port, `${P}?EIO=4&transport=polling&sid=${sid}`);
-    await delay(50);
+    await until(() => socket.transport.writable);
     const { ws, frames } = await openWs(h, sid);
     assert.equal(socket.upgrading, true);
     const upgrading = once(socket, "upgrading");
@@ -160,12 +160,24 @@ describe("upgrade", () => {
     process.on("uncaughtException", onCrash);
     t.after(() => process.off("uncaughtException", onCrash));
     // slow middleware and allowRequest: the reset lands while the engine holds the socket
+    let middlewares = 0;
+    let allowStarted = 0;
+    let allowDone = 0;
     const h2 = await startEngine({
-      allowRequest: (_req, fn) => setTimeout(() => fn(null, true), 100),
+      allowRequest: (_req, fn) => {
+        allowStarted++;
+        setTimeout(() => {
+          fn(null, true);
+          allowDone++;
+        }, 100);
+      },
     });
     t.after(() => h2.close());
     h2.engine.use((_req, _res, next) => {
-      setTimeout(next, 50);
+      setTimeout(() => {
+        next();
+        middlewares++;
+      }, 50);
     });
     for (let i = 0; i < 5; i++) {
       await new Promise<void>((resolve) => {
@@ -185,7 +197,8 @@ describe("upgrade", () => {
         socket.on("error", () => undefined);
       });
     }
-    await delay(300);
+    // every held request has been through the middleware and allowRequest, whatever the load
+    await until(() => middlewares === 5 && allowDone === allowStarted);
     assert.deepEqual(crashes, []);
     assert.equal(h2.engine.clientsCount, 0);
     // the server still works

@@ -224,7 +224,7 @@ describe("duplicate CONNECT during the middlewares", () => {
       raw.send("40");
       await until(
         () => raw.frames.filter((f) => f.startsWith("40")).length === 2,
-        8000,
+        15000,
         "two answers",
       );
       s.rec("raw", raw.frames.slice(1));

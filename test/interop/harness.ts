@@ -70,17 +70,17 @@ export function errInfo(err: unknown): Record<string, unknown> {
 
 export { sleep };
 
-/** Resolves with the arguments of the next `event`; scenarios wait up to 8 s (both servers run at once). */
+/** Resolves with the arguments of the next `event`; scenarios wait up to 15 s (both servers run at once, maybe on a loaded machine). */
 export function next<T extends unknown[] = unknown[]>(
   emitter: { once(event: string, listener: (...args: never[]) => void): unknown },
   event: string,
-  ms = 8000,
+  ms = 15000,
 ): Promise<T> {
   return nextEvent<T>(emitter, event, ms);
 }
 
 /** Polls `check` until it is true (rejects after `ms`). */
-export async function until(check: () => boolean, ms = 8000, what = "condition"): Promise<void> {
+export async function until(check: () => boolean, ms = 15000, what = "condition"): Promise<void> {
   const deadline = Date.now() + ms;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -154,7 +154,7 @@ async function startSide(
         frames.push(text);
       });
       await next(ws, "open");
-      const waitFor = async (test: (frame: string) => boolean, ms = 8000): Promise<string> => {
+      const waitFor = async (test: (frame: string) => boolean, ms = 15000): Promise<string> => {
         let found: string | undefined;
         await until(() => (found = frames.find(test)) !== undefined, ms, "a frame");
         return found!;
@@ -232,7 +232,7 @@ export type Scenario = (side: Side) => Promise<void>;
 export async function runBoth(
   opts: Partial<ServerOptions>,
   scenario: Scenario,
-  timeoutMs = 15000,
+  timeoutMs = 45000,
 ): Promise<Record<Impl, Recording>> {
   const run = async (impl: Impl): Promise<Recording> => {
     const started = await startSide(impl, opts);

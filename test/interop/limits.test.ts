@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import WebSocket from "ws";
 import type { Socket } from "../../src";
-import { errInfo, next, runBoth, same, sleep, until, type Side } from "./harness";
+import { errInfo, next, runBoth, same, until, type Side } from "./harness";
 
 /** Records every `connection_error` of the engine on channel "engine". */
 function watchEngine(s: Side): void {
@@ -89,7 +89,7 @@ describe("interop: reserved names", () => {
       const connection = next<[Socket]>(s.io, "connection");
       const client = s.client("/", { transports: ["websocket"] });
       const [socket] = await connection;
-      await until(() => client.connected, 8000, "client connected");
+      await until(() => client.connected, 15000, "client connected");
       const attempts: Array<[string, (ev: string) => unknown]> = [
         ["socket.emit", (ev) => socket.emit(ev as "x")],
         ["io.emit", (ev) => s.io.emit(ev as "x")],
@@ -136,7 +136,7 @@ describe("interop: volatile and compression", () => {
       s.io.volatile.emit("v", 3);
       s.rec("get", (await s.request("GET", path)).body);
       const pending = s.request("GET", path);
-      await sleep(50);
+      await until(() => socket.conn.transport.writable, 15000, "the GET to be pending");
       socket.volatile.emit("v", 4);
       s.rec("get", (await pending).body);
     });
@@ -144,7 +144,9 @@ describe("interop: volatile and compression", () => {
 
   test("volatile over WebSocket: delivered when the transport is idle", async () => {
     await same({}, async (s) => {
+      let serverSide: Socket | undefined;
       s.io.on("connection", (socket) => {
+        serverSide = socket;
         socket.on("go", () => {
           socket.volatile.emit("v", 2);
           socket.emit("end");
@@ -153,7 +155,8 @@ describe("interop: volatile and compression", () => {
       const client = s.client("/", { transports: ["websocket"] });
       client.on("v", (n: number) => s.rec("client", n));
       await next(client, "connect");
-      await sleep(50);
+      // idle: the CONNECT packet's write is done (socket.io's WebSocket transport is writable again)
+      await until(() => serverSide?.conn.transport.writable === true, 15000, "an idle transport");
       client.emit("go");
       await next(client, "end");
     });
@@ -249,7 +252,9 @@ describe("documented differences", () => {
   // its high-water mark; test/engine covers that case), so here every volatile packet arrives.
   test("volatile over an idle WebSocket: Switchyard delivers every packet, socket.io drops those behind a write", async () => {
     const both = await runBoth({}, async (s) => {
+      let serverSide: Socket | undefined;
       s.io.on("connection", (socket) => {
+        serverSide = socket;
         socket.volatile.emit("v", 1);
         socket.on("go", () => {
           socket.volatile.emit("v", 2);
@@ -260,7 +265,7 @@ describe("documented differences", () => {
       const client = s.client("/", { transports: ["websocket"] });
       client.on("v", (n: number) => s.rec("client", n));
       await next(client, "connect");
-      await sleep(50);
+      await until(() => serverSide?.conn.transport.writable === true, 15000, "an idle transport");
       client.emit("go");
       await next(client, "end");
     });

@@ -47,7 +47,7 @@ export async function startNode(
   const unhandled: string[] = [];
   let nextId = 1;
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`node ${full.name} did not start`)), 20000);
+    const timer = setTimeout(() => reject(new Error(`node ${full.name} did not start`)), 60000);
     child.on(
       "message",
       (m: {
@@ -90,7 +90,21 @@ export async function startNode(
     run<T>(cmd: Omit<Command, "id">): Promise<T> {
       const id = nextId++;
       return new Promise<T>((resolve, reject) => {
-        pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+        // a command that never answers fails here, named, instead of running into the test's timeout
+        const timer = setTimeout(() => {
+          pending.delete(id);
+          reject(new Error(`node ${full.name}: no answer to ${JSON.stringify(cmd)} in 30 s`));
+        }, 30000);
+        pending.set(id, {
+          resolve: (v) => {
+            clearTimeout(timer);
+            (resolve as (v: unknown) => void)(v);
+          },
+          reject: (e) => {
+            clearTimeout(timer);
+            reject(e);
+          },
+        });
         child.send({ ...cmd, id });
       });
     },

@@ -5,15 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type { Socket as ClientSocket } from "socket.io-client";
-import {
-  closeClients,
-  record,
-  sleep,
-  startNode,
-  uniqueKey,
-  until,
-  type ClusterNode,
-} from "./cluster";
+import { closeClients, record, startNode, uniqueKey, until, type ClusterNode } from "./cluster";
 import type { NodeConfig } from "./node";
 
 export interface Scenario {
@@ -66,12 +58,19 @@ export async function mixedCluster(s: Scenario): Promise<void> {
 
     // Broadcasts, each way: all, one room (room channel), several rooms with except, volatile, uncompressed, binary
     const received = new Map(members.map((m) => [m.name, record(m.socket, "news")]));
-    const expectNews = async (label: string, who: string[]) => {
+    const markers = members.map((m) => record(m.socket, "marker"));
+    const expectNews = async (from: ClusterNode, label: string, who: string[]) => {
       await until(
         () => who.every((n) => received.get(n)?.some((args) => args[0] === label)),
         `${label} to reach ${who.join(",")}`,
       );
-      await sleep(150);
+      // a marker broadcast by the same node after the message: a node's messages reach the other node in order,
+      // so once every client has the marker, no copy of the message is still on its way
+      await from.run({ cmd: "emit", event: "marker", args: [label] });
+      await until(
+        () => markers.every((seen) => seen.some((args) => args[0] === label)),
+        `the marker after ${label}`,
+      );
       for (const [n, seen] of received) {
         const count = seen.filter((args) => args[0] === label).length;
         assert.equal(count, who.includes(n) ? 1 : 0, `${label}: ${n} got it ${count} times`);
@@ -79,11 +78,11 @@ export async function mixedCluster(s: Scenario): Promise<void> {
     };
     for (const from of [A, B]) {
       await from.run({ cmd: "emit", event: "news", args: [`all-${from.name}`, { n: 1 }] });
-      await expectNews(`all-${from.name}`, ["a1", "a2", "b1", "b2"]);
+      await expectNews(from, `all-${from.name}`, ["a1", "a2", "b1", "b2"]);
       await from.run({ cmd: "emit", rooms: ["room1"], event: "news", args: [`r1-${from.name}`] });
-      await expectNews(`r1-${from.name}`, ["a1", "b1"]);
+      await expectNews(from, `r1-${from.name}`, ["a1", "b1"]);
       await from.run({ cmd: "emit", rooms: ["room2"], event: "news", args: [`r2-${from.name}`] });
-      await expectNews(`r2-${from.name}`, ["b2"]);
+      await expectNews(from, `r2-${from.name}`, ["b2"]);
       await from.run({
         cmd: "emit",
         rooms: ["room1", "room2", "room3"],
@@ -91,37 +90,37 @@ export async function mixedCluster(s: Scenario): Promise<void> {
         event: "news",
         args: [`multi-${from.name}`],
       });
-      await expectNews(`multi-${from.name}`, ["a2", "b2"]);
+      await expectNews(from, `multi-${from.name}`, ["a2", "b2"]);
       await from.run({ cmd: "emit", except: ["room2"], event: "news", args: [`exc-${from.name}`] });
-      await expectNews(`exc-${from.name}`, ["a1", "a2", "b1"]);
+      await expectNews(from, `exc-${from.name}`, ["a1", "a2", "b1"]);
       await from.run({
         cmd: "emit",
         flags: { volatile: true },
         event: "news",
         args: [`vol-${from.name}`],
       });
-      await expectNews(`vol-${from.name}`, ["a1", "a2", "b1", "b2"]);
+      await expectNews(from, `vol-${from.name}`, ["a1", "a2", "b1", "b2"]);
       await from.run({
         cmd: "emit",
         flags: { compress: false },
         event: "news",
         args: [`nc-${from.name}`],
       });
-      await expectNews(`nc-${from.name}`, ["a1", "a2", "b1", "b2"]);
+      await expectNews(from, `nc-${from.name}`, ["a1", "a2", "b1", "b2"]);
       await from.run({
         cmd: "emit",
         flags: { local: true },
         event: "news",
         args: [`local-${from.name}`],
       });
-      await expectNews(`local-${from.name}`, from === A ? ["a1", "a2"] : ["b1", "b2"]);
+      await expectNews(from, `local-${from.name}`, from === A ? ["a1", "a2"] : ["b1", "b2"]);
       const bytes = Buffer.from([1, 2, 3, 250]);
       await from.run({
         cmd: "emit",
         event: "news",
         args: [`bin-${from.name}`, bytes, { nested: bytes }],
       });
-      await expectNews(`bin-${from.name}`, ["a1", "a2", "b1", "b2"]);
+      await expectNews(from, `bin-${from.name}`, ["a1", "a2", "b1", "b2"]);
       for (const seen of received.values()) {
         const args = seen.find((a) => a[0] === `bin-${from.name}`) as unknown[];
         assert.deepEqual(Buffer.from(args[1] as ArrayBuffer), bytes);
@@ -241,7 +240,12 @@ export async function mixedCluster(s: Scenario): Promise<void> {
     await A.run({ cmd: "emit", nsp: "/custom", event: "news", args: ["c-A"] });
     await B.run({ cmd: "emit", nsp: "/custom", event: "news", args: ["c-B"] });
     await until(() => customA.length === 2 && customB.length === 2, "custom namespace broadcasts");
-    await sleep(100);
+    // markers on "/" from both nodes, sent after the broadcasts on "/custom": once a1 has both, it would have
+    // had any of those broadcasts too
+    const a1Markers = record(byName("a1").socket, "marker");
+    await A.run({ cmd: "emit", event: "marker", args: ["after-custom"] });
+    await B.run({ cmd: "emit", event: "marker", args: ["after-custom"] });
+    await until(() => a1Markers.length === 2, "the markers after the /custom broadcasts");
     assert.equal(received.get("a1")?.filter((a) => String(a[0]).startsWith("c-")).length, 0);
 
     // disconnectSockets, each way

@@ -29,8 +29,14 @@ describe("seed: serverSideEmit across two servers", () => {
     };
     serverA = await node();
     serverB = await node();
-    // Both nodes must be subscribed before the first event.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Both nodes must be subscribed before the first event: each counts two subscribers to its request channel.
+    const deadline = Date.now() + 15000;
+    for (const server of [serverA, serverB]) {
+      while ((await server.io.of("/").adapter.serverCount()) !== 2) {
+        if (Date.now() > deadline) throw new Error("the two nodes did not see each other");
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
   });
 
   after(async () => {

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Socket } from "../../src";
-import { next, start } from "../support/io";
+import { next, start, until } from "../support/io";
 import { openRaw } from "../support/raw";
 
 async function connected(run: Awaited<ReturnType<typeof start>>, transports = ["websocket"]) {
@@ -57,8 +57,7 @@ describe("disconnect reasons", () => {
       socket.disconnect(true);
       assert.equal((await reason)[0], "server namespace disconnect");
       assert.equal((await clientSide)[0], "io server disconnect");
-      await new Promise((r) => setTimeout(r, 50));
-      assert.equal(run.io.engine.clientsCount, 0);
+      await until(() => run.io.engine.clientsCount === 0);
     } finally {
       await run.close();
     }

@@ -44,8 +44,7 @@ test("volatile broadcasts and emits skip a polling session with no pending GET",
 
     // With a GET pending, a volatile packet goes through.
     const pending = http("GET", session);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.equal(socket.conn.transport.writable, true);
+    await until(() => socket.conn.transport.writable);
     run.io.volatile.emit("news", "volatile while writable");
     assert.equal(await pending, '42["news","volatile while writable"]');
   } finally {

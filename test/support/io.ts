@@ -46,11 +46,14 @@ export async function start(opts: Partial<ServerOptions> = {}): Promise<Running>
   };
 }
 
-/** Resolves with the arguments of the next `event` (rejects after `ms`). */
+/**
+ * Resolves with the arguments of the next `event` (rejects after `ms`). Deadlines are generous so that a loaded
+ * machine only slows a test down; a test waits for what it expects, never for a fixed time.
+ */
 export function next<T extends unknown[] = unknown[]>(
   emitter: { once(event: string, listener: (...args: never[]) => void): unknown },
   event: string,
-  ms = 5000,
+  ms = 15000,
 ): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`timed out waiting for "${event}"`)), ms);
@@ -62,7 +65,7 @@ export function next<T extends unknown[] = unknown[]>(
 }
 
 /** Polls `check` until it returns true (rejects after `ms`). */
-export async function until(check: () => boolean, ms = 5000): Promise<void> {
+export async function until(check: () => boolean, ms = 15000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!check()) {
     if (Date.now() > deadline) throw new Error("condition not met in time");

@@ -22,7 +22,7 @@ export async function openRaw(port: number, answerPings = true): Promise<RawPeer
     received.push(message);
   });
   await next(ws, "open");
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + 15000;
   while (!received.some((m) => typeof m === "string" && m.startsWith("0{"))) {
     if (Date.now() > deadline) throw new Error("no open packet");
     await new Promise((r) => setTimeout(r, 5));
@@ -33,7 +33,7 @@ export async function openRaw(port: number, answerPings = true): Promise<RawPeer
     closed,
     async connectMain() {
       ws.send("40");
-      const until = Date.now() + 5000;
+      const until = Date.now() + 15000;
       for (;;) {
         const answer = received.find((m) => typeof m === "string" && m.startsWith("40"));
         if (answer) return answer as string;
