@@ -1,5 +1,5 @@
 /**
- * Engine.IO protocol v4 packets: the seven packet types, their text form (type digit + data), the binary form
+ * Engine.IO protocol v4 packets (the codec behind `EIO4` in protocol.ts): the seven packet types, their text form (type digit + data), the binary form
  * (a WebSocket binary frame carries a message's bytes as they are; polling carries them as "b" + base64), and the
  * polling payload (packets joined by the record separator \x1e).
  */
@@ -13,7 +13,7 @@ export type RawData = string | Buffer;
 export interface PacketOptions {
   /** Allow compression of this packet (polling `httpCompression`); default true. */
   compress?: boolean;
-  /** A WebSocket frame built ahead of time with ws's `Sender.frame` (engine.io/socket.io-adapter compatibility). */
+  /** A complete WebSocket frame built ahead of time (engine.io/socket.io-adapter compatibility). */
   wsPreEncodedFrame?: readonly Buffer[];
 }
 
@@ -36,6 +36,18 @@ const TYPE_CHARS: Readonly<Record<PacketType, string>> = {
   upgrade: "5",
   noop: "6",
   error: "",
+};
+
+/** The packet type as its character code; 0 for "error", which has no type character. */
+export const TYPE_CODES: Readonly<Record<PacketType, number>> = {
+  open: 48,
+  close: 49,
+  ping: 50,
+  pong: 51,
+  message: 52,
+  upgrade: 53,
+  noop: 54,
+  error: 0,
 };
 
 const TYPES_BY_CHAR: readonly PacketType[] = [

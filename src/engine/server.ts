@@ -27,6 +27,7 @@ import {
   type ServerOptions,
 } from "./options";
 import { type EngineQuery, generateBase64Id, isInvalidHeaderValue, parseQuery } from "./request";
+import { type EngineProtocol, protocolFor, requestedVersion } from "./protocol";
 import { Socket } from "./socket";
 import { PollingTransport, type PollingHost } from "./transports/polling";
 import type { ResponseHeaders } from "./transports/transport";
@@ -173,10 +174,10 @@ export class Server extends EventEmitter {
         req,
         query,
         (code2) => abortRequest(res, code2),
-        (id) => {
+        (id, protocol) => {
           if (this.closed) return abortClosed(res);
-          const transport = new PollingTransport(this.pollingHost);
-          const socket = this.addSession(id, transport, req);
+          const transport = new PollingTransport(this.pollingHost, protocol);
+          const socket = this.addSession(id, transport, req, protocol);
           transport.onRequest(req, res, true);
           this.emit("connection", socket);
         },
@@ -218,14 +219,16 @@ export class Server extends EventEmitter {
         return;
       }
       if (query.sid) {
-        this.completeUpgrade(req, socket, head, query, res, query.sid);
+        const session = this.clients[query.sid];
+        if (session === undefined) return abortUpgrade(socket, ErrorCode.UNKNOWN_SID);
+        this.completeUpgrade(req, socket, head, query, res, query.sid, session.engineProtocol);
         return;
       }
       this.prepareHandshake(
         req,
         query,
         (code2) => abortUpgrade(socket, code2),
-        (id) => this.completeUpgrade(req, socket, head, query, res, id),
+        (id, protocol) => this.completeUpgrade(req, socket, head, query, res, id, protocol),
       );
     });
   }
@@ -237,6 +240,7 @@ export class Server extends EventEmitter {
     query: EngineQuery,
     res: UpgradeResponse | null,
     id: string,
+    protocol: EngineProtocol,
   ): void {
     const ws = this.ws;
     if (ws === null || (this.closed && !query.sid)) {
@@ -250,7 +254,7 @@ export class Server extends EventEmitter {
       ws.handleUpgrade(req, socket, head, (websocket) => {
         // ws now handles the socket's errors itself
         socket.removeListener("error", onUpgradeSocketError);
-        this.onWebSocket(req, query, websocket, id);
+        this.onWebSocket(req, query, websocket, id, protocol);
       });
     } finally {
       this.pendingUpgrade = null;
@@ -271,11 +275,17 @@ export class Server extends EventEmitter {
     }
   }
 
-  private onWebSocket(req: IncomingMessage, query: EngineQuery, ws: WsSocket, id: string): void {
+  private onWebSocket(
+    req: IncomingMessage,
+    query: EngineQuery,
+    ws: WsSocket,
+    id: string,
+    protocol: EngineProtocol,
+  ): void {
     const perMessageDeflate = this.opts.perMessageDeflate !== false;
     if (!query.sid) {
-      const transport = new WebSocketTransport(ws, perMessageDeflate);
-      const socket = this.addSession(id, transport, req);
+      const transport = new WebSocketTransport(ws, perMessageDeflate, protocol);
+      const socket = this.addSession(id, transport, req, protocol);
       this.emit("connection", socket);
       return;
     }
@@ -293,7 +303,7 @@ export class Server extends EventEmitter {
       ws.close();
       return;
     }
-    session._maybeUpgrade(new WebSocketTransport(ws, perMessageDeflate));
+    session._maybeUpgrade(new WebSocketTransport(ws, perMessageDeflate, session.engineProtocol));
   }
 
   // ---- verification and handshake ----
@@ -330,10 +340,11 @@ export class Server extends EventEmitter {
           previousTransport,
         });
       }
-      if (query.EIO !== "4") {
+      const protocol = requestedVersion(query.EIO);
+      if (protocol !== session.protocol) {
         return fn(ErrorCode.BAD_REQUEST, {
           name: "PROTOCOL_MISMATCH",
-          protocol: 3,
+          protocol,
           previousProtocol: session.protocol,
         });
       }
@@ -351,15 +362,18 @@ export class Server extends EventEmitter {
     });
   }
 
-  /** Checks the protocol version and obtains an id, then calls `then(id)`; refusals go through `abort`. */
+  /** Picks the protocol and obtains an id, then calls `then(id, protocol)`; refusals go through `abort`. */
   private prepareHandshake(
     req: IncomingMessage,
     query: EngineQuery,
     abort: (code: ErrorCodeValue) => void,
-    then: (id: string) => void,
+    then: (id: string, protocol: EngineProtocol) => void,
   ): void {
-    if (query.EIO !== "4") {
-      this.emitError(req, ErrorCode.UNSUPPORTED_PROTOCOL_VERSION, { protocol: 3 });
+    const protocol = protocolFor(query.EIO, this.opts.allowEIO3 === true);
+    if (protocol === undefined) {
+      this.emitError(req, ErrorCode.UNSUPPORTED_PROTOCOL_VERSION, {
+        protocol: requestedVersion(query.EIO),
+      });
       abort(ErrorCode.UNSUPPORTED_PROTOCOL_VERSION);
       return;
     }
@@ -376,19 +390,20 @@ export class Server extends EventEmitter {
       return;
     }
     if (typeof id === "string") {
-      then(id);
+      then(id, protocol);
       return;
     }
-    Promise.resolve(id).then((resolved) => then(String(resolved)), fail);
+    Promise.resolve(id).then((resolved) => then(String(resolved), protocol), fail);
   }
 
   private addSession(
     id: string,
     transport: PollingTransport | WebSocketTransport,
     req: IncomingMessage,
+    protocol: EngineProtocol,
   ): Socket {
     debug('handshaking client "%s" over %s', id, transport.name);
-    const socket = new Socket(id, this, transport, req);
+    const socket = new Socket(id, this, transport, req, protocol);
     this.clients[id] = socket;
     this.clientsCount++;
     return socket;

@@ -1,12 +1,13 @@
 /**
  * The HTTP long-polling transport: the client holds one GET open to receive (answered as soon as packets are
- * available), and POSTs the packets it sends. Both carry the v4 payload (packets joined by \x1e, binary as
- * "b" + base64). Responses are gzip/deflate compressed when `httpCompression` allows it.
+ * available), and POSTs the packets it sends. Both carry the payload of the session's protocol (protocol.ts; in
+ * revision 4, packets joined by \x1e, binary as "b" + base64). Responses are gzip/deflate compressed when `httpCompression` allows it.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { deflate, gzip, type ZlibOptions } from "node:zlib";
 import createDebug from "debug";
-import { decodePayload, encodePayload, type Packet } from "../packet";
+import type { Packet } from "../packet";
+import type { EngineProtocol } from "../protocol";
 import {
   type ResponseHeaders,
   runCallbacks,
@@ -38,7 +39,10 @@ export class PollingTransport extends Transport {
   private dataReq: IncomingMessage | null = null;
   private shouldClose: (() => void) | null = null;
 
-  constructor(private readonly host: PollingHost) {
+  constructor(
+    private readonly host: PollingHost,
+    private readonly protocol: EngineProtocol,
+  ) {
     super();
   }
 
@@ -128,7 +132,7 @@ export class PollingTransport extends Transport {
   }
 
   private onData(body: string): void {
-    const packets = decodePayload(body);
+    const packets = this.protocol.decodePayload(body);
     for (let i = 0; i < packets.length; i++) {
       const packet = packets[i] as Packet;
       if (packet.type === "close") {
@@ -161,7 +165,7 @@ export class PollingTransport extends Transport {
         break;
       }
     }
-    this.respond(req, res, encodePayload(packets), compress, this.pollInitial);
+    this.respond(req, res, this.protocol.encodePayload(packets), compress, this.pollInitial);
     if (callbacks) runCallbacks(this, callbacks);
     if (closing !== null) closing();
   }
