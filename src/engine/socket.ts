@@ -9,9 +9,9 @@ import createDebug from "debug";
 import { type Heartbeat, type HeartbeatNode, ListId } from "./heartbeat";
 import type { Packet, PacketOptions, PacketType, RawData } from "./packet";
 import { PreparedMessage } from "./prepared";
-import { EIO4, type EngineProtocol, type HeartbeatSession, type ProtocolVersion } from "./protocol";
+import { EIO4, type EngineProtocol, type ProtocolVersion } from "./protocol";
 import type { Server } from "./server";
-import type { SendCallback, Transport, TransportOwner } from "./transports/transport";
+import type { SendCallback, Transport } from "./transports/transport";
 import { Upgrade } from "./upgrade";
 
 const debug = createDebug("switchyard:engine:socket");
@@ -28,10 +28,9 @@ export type MessageData = RawData | PreparedMessage | ArrayBuffer | ArrayBufferV
 
 const DEFAULT_OPTIONS: PacketOptions = Object.freeze({ compress: true });
 
-export class Socket
-  extends EventEmitter
-  implements TransportOwner, HeartbeatNode, HeartbeatSession
-{
+// The Socket is a TransportOwner, a HeartbeatNode and a HeartbeatSession, checked where it is passed as one: those
+// members are internal and left out of the published types, so no `implements` clause names them.
+export class Socket extends EventEmitter {
   /** The session id (engine `sid`). */
   readonly id: string;
   readonly server: Server;

@@ -10,6 +10,7 @@ export type TransportName = "polling" | "websocket";
 /** Called once the packets of one `send()` have been written. */
 export type SendCallback = (transport: Transport) => void;
 
+/** @internal */
 export interface TransportOwner {
   onTransportPacket(transport: Transport, packet: Packet): void;
   onTransportError(transport: Transport, err: Error): void;
@@ -41,6 +42,7 @@ export abstract class Transport {
   discarded = false;
   /** The session id this transport serves. */
   sid = "";
+  /** @internal */
   protected owner: TransportOwner | null = null;
 
   get handlesUpgrades(): boolean {
