@@ -47,8 +47,8 @@ interface WsServerLike {
   on?(event: "headers", listener: (headers: string[], req: IncomingMessage) => void): unknown;
 }
 
+/** An upgrade waiting for ws's `headers` event, keyed by its request. */
 interface PendingUpgrade {
-  req: IncomingMessage;
   sid: string;
   initial: boolean;
   headers: ResponseHeaders;
@@ -81,7 +81,8 @@ export class Server extends EventEmitter {
   private readonly cookie: ResolvedCookieOptions | false;
   private readonly pollingHost: PollingHost;
   private readonly openSuffix: Record<string, string>;
-  private pendingUpgrade: PendingUpgrade | null = null;
+  /** Upgrades between `handleUpgrade` and the 101 (ws's `headers` event), by request. */
+  private readonly pendingUpgrades = new WeakMap<IncomingMessage, PendingUpgrade>();
   private closed = false;
 
   constructor(opts: ServerOptions = {}) {
@@ -248,7 +249,7 @@ export class Server extends EventEmitter {
       return;
     }
     const headers: ResponseHeaders = res !== null ? res.headers : {};
-    this.pendingUpgrade = { req, sid: id, initial: !query.sid, headers };
+    this.pendingUpgrades.set(req, { sid: id, initial: !query.sid, headers });
     corkUpgradeSocket(socket);
     try {
       ws.handleUpgrade(req, socket, head, (websocket) => {
@@ -257,15 +258,15 @@ export class Server extends EventEmitter {
         this.onWebSocket(req, query, websocket, id, protocol);
       });
     } finally {
-      this.pendingUpgrade = null;
       // the 101 is written: the stub response is kept only if someone waits for its "close"
       res?.detachIfUnobserved();
     }
   }
 
   private onUpgradeHeaders(lines: string[], req: IncomingMessage): void {
-    const pending = this.pendingUpgrade;
-    if (pending === null || pending.req !== req) return;
+    const pending = this.pendingUpgrades.get(req);
+    if (pending === undefined) return;
+    this.pendingUpgrades.delete(req);
     this.emitResponseHeaders(pending.headers, req, pending.initial, pending.sid);
     for (const key of Object.keys(pending.headers)) {
       const value = pending.headers[key];
