@@ -34,7 +34,10 @@ export class Socket extends EventEmitter {
   /** The session id (engine `sid`). */
   readonly id: string;
   readonly server: Server;
-  /** The request that opened the session (may be set to null by the application to save memory). */
+  /**
+   * The request that opened the session. Assigning another value here changes only this field: the Socket.IO
+   * layer keeps its own reference to the request (`socket.request`), so no memory is freed that way.
+   */
   request: IncomingMessage;
   /** The Engine.IO protocol revision this session speaks, chosen at the handshake. */
   readonly protocol: ProtocolVersion;
