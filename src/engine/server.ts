@@ -21,7 +21,6 @@ import { Heartbeat } from "./heartbeat";
 import { type Middleware, runMiddlewares, UpgradeResponse } from "./middleware";
 import {
   type AttachOptions,
-  computePath,
   type ResolvedOptions,
   resolveOptions,
   type ServerOptions,
@@ -29,6 +28,7 @@ import {
 import { type EngineQuery, generateBase64Id, isInvalidHeaderValue, parseQuery } from "./request";
 import { type EngineProtocol, protocolFor, requestedVersion } from "./protocol";
 import { Socket } from "./socket";
+import { attachToHttpServer } from "./attach";
 import { PollingTransport, type PollingHost } from "./transports/polling";
 import type { ResponseHeaders } from "./transports/transport";
 import { corkUpgradeSocket, WebSocketTransport } from "./transports/websocket";
@@ -476,47 +476,13 @@ export class Server extends EventEmitter {
    * ended after `destroyUpgradeTimeout` unless `destroyUpgrade` is false. Closing the server closes the engine.
    */
   attach(server: HttpServer, options: AttachOptions = {}): this {
-    const path = computePath({
-      path: options.path ?? this.opts.path,
-      addTrailingSlash: options.addTrailingSlash ?? this.opts.addTrailingSlash,
-    });
-    const destroyUpgrade = options.destroyUpgrade ?? this.opts.destroyUpgrade;
-    const destroyUpgradeTimeout = options.destroyUpgradeTimeout || this.opts.destroyUpgradeTimeout;
-    const check = (req: IncomingMessage): boolean => (req.url ?? "").startsWith(path);
-    const listeners = server.listeners("request").slice() as ((
-      req: IncomingMessage,
-      res: ServerResponse,
-    ) => void)[];
-    server.removeAllListeners("request");
-    server.on("close", () => this.close());
-    server.on("listening", () => this.init());
-    server.on("request", (req: IncomingMessage, res: ServerResponse) => {
-      if (check(req)) {
-        debug('intercepting request for path "%s"', path);
-        this.handleRequest(req, res);
-      } else {
-        for (const listener of listeners) listener.call(server, req, res);
-      }
-    });
-    if (this.opts.transports.includes("websocket")) {
-      server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-        if (check(req)) {
-          this.handleUpgrade(req, socket, head);
-        } else if (destroyUpgrade) {
-          // nobody may answer this upgrade: end it unless someone wrote to it in time
-          socket.on("error", onUpgradeSocketError);
-          setTimeout(() => {
-            const s = socket as Duplex & { bytesWritten?: number };
-            if (s.writable && (s.bytesWritten ?? 0) <= 0) s.end();
-          }, destroyUpgradeTimeout).unref();
-        }
-      });
-    }
+    attachToHttpServer(this, server, options);
     return this;
   }
 }
 
-function onUpgradeSocketError(this: unknown, err: Error): void {
+/** @internal Keeps an upgrade socket's errors (a TCP reset...) from crashing the process. */
+export function onUpgradeSocketError(this: unknown, err: Error): void {
   debug("error on an upgrade socket: %s", err.message);
 }
 
