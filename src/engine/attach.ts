@@ -8,7 +8,8 @@ import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node
 import type { Duplex } from "node:stream";
 import createDebug from "debug";
 import { type AttachOptions, computePath } from "./options";
-import { onUpgradeSocketError, type Server } from "./server";
+import { onUpgradeSocketError } from "./checks";
+import type { Server } from "./server";
 
 const debug = createDebug("switchyard:engine");
 

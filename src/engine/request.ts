@@ -45,13 +45,6 @@ export function parseQuery(url: string | undefined): EngineQuery {
   return query;
 }
 
-/** Characters allowed in a header value (RFC 7230 field-content: HTAB, visible ASCII, obs-text). */
-const INVALID_HEADER_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
-
-export function isInvalidHeaderValue(value: string | undefined): boolean {
-  return value !== undefined && INVALID_HEADER_CHAR.test(value);
-}
-
 const POOL_IDS = 256;
 let pool = Buffer.alloc(0);
 let poolOffset = 0;
