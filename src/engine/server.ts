@@ -23,7 +23,8 @@ import {
   type ServerOptions,
 } from "./options";
 import type { EngineProtocol } from "./protocol";
-import { type EngineQuery, generateBase64Id, parseQuery } from "./request";
+import { generateSessionId } from "../util/ids";
+import { type EngineQuery, parseEngineQuery } from "./request";
 import { Socket } from "./socket";
 import { PollingTransport, type PollingHost } from "./transports/polling";
 import type { ResponseHeaders } from "./transports/transport";
@@ -100,7 +101,7 @@ export class Server extends EventEmitter {
 
   /** The session id for a new session: override to customize (may return a Promise). */
   generateId(_req: IncomingMessage): string | PromiseLike<string> {
-    return generateBase64Id();
+    return generateSessionId();
   }
 
   /** Closes every session (buffers discarded) and stops accepting new ones. */
@@ -117,7 +118,7 @@ export class Server extends EventEmitter {
 
   /** Handles an HTTP request for the engine (GET poll, POST data, handshake). */
   handleRequest(req: IncomingMessage, res: ServerResponse): void {
-    const query = parseQuery(req.url);
+    const query = parseEngineQuery(req.url);
     if (this.middlewares.length === 0) {
       this.onRequest(req, res, query);
       return;

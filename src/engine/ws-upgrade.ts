@@ -13,7 +13,7 @@ import type { HandshakeResult } from "./handshake";
 import { type Middleware, runMiddlewares, UpgradeResponse } from "./middleware";
 import type { ResolvedOptions } from "./options";
 import type { EngineProtocol } from "./protocol";
-import { type EngineQuery, parseQuery } from "./request";
+import { type EngineQuery, parseEngineQuery } from "./request";
 import type { Socket } from "./socket";
 import type { ResponseHeaders } from "./transports/transport";
 import { corkUpgradeSocket, WebSocketTransport } from "./transports/websocket";
@@ -98,7 +98,7 @@ export class UpgradeEntry {
     // from its first moment, an error on this socket (a TCP reset...) must not crash the process
     socket.on("error", onUpgradeSocketError);
     const head = upgradeHead.length > 0 ? Buffer.from(upgradeHead) : upgradeHead;
-    const query = parseQuery(req.url);
+    const query = parseEngineQuery(req.url);
     const middlewares = this.host.middlewares;
     if (middlewares.length === 0) {
       this.verify(req, socket, head, query, null);

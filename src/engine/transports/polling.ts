@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { deflate, gzip, type ZlibOptions } from "node:zlib";
 import createDebug from "debug";
+import { negotiateEncoding } from "../../util/accept-encoding";
 import type { Packet } from "../packet";
 import type { EngineProtocol } from "../protocol";
 import {
@@ -17,6 +18,9 @@ import {
 } from "./transport";
 
 const debug = createDebug("switchyard:engine:polling");
+
+/** The codings `httpCompression` can produce, in engine.io's order of preference. */
+const HTTP_CODINGS = ["gzip", "deflate"] as const;
 
 /** A session that is closing waits this long for the client's next poll to deliver the close packet. */
 const CLOSE_TIMEOUT = 30_000;
@@ -181,8 +185,8 @@ export class PollingTransport extends Transport {
     const length = Buffer.byteLength(payload);
     const compression = this.host.httpCompression;
     if (compress && compression && length >= compression.threshold) {
-      const encoding = pickEncoding(req.headers["accept-encoding"]);
-      if (encoding !== null) {
+      const encoding = negotiateEncoding(req.headers["accept-encoding"], HTTP_CODINGS);
+      if (encoding !== undefined) {
         const zip = encoding === "gzip" ? gzip : deflate;
         zip(payload, compression, (err, out) => {
           if (err) {
@@ -247,28 +251,4 @@ export class PollingTransport extends Transport {
     if (this.writable) this.send([{ type: "noop" }]);
     super.onClose();
   }
-}
-
-/** gzip or deflate, as the Accept-Encoding header allows (gzip preferred at equal weight), or null. */
-export function pickEncoding(header: string | undefined): "gzip" | "deflate" | null {
-  if (header === undefined || header === "") return null;
-  let gzipQ = -1;
-  let deflateQ = -1;
-  let starQ = -1;
-  for (const part of header.split(",")) {
-    const [rawName, ...params] = part.split(";");
-    const name = (rawName ?? "").trim().toLowerCase();
-    let q = 1;
-    for (const param of params) {
-      const [key, value] = param.split("=");
-      if (key?.trim() === "q") q = Number.parseFloat(value ?? "1") || 0;
-    }
-    if (name === "gzip") gzipQ = q;
-    else if (name === "deflate") deflateQ = q;
-    else if (name === "*") starQ = q;
-  }
-  if (gzipQ === -1) gzipQ = starQ;
-  if (deflateQ === -1) deflateQ = starQ;
-  if (gzipQ <= 0 && deflateQ <= 0) return null;
-  return gzipQ >= deflateQ ? "gzip" : "deflate";
 }
