@@ -18,6 +18,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import createDebug from "debug";
 import {
+  EngineErrorMessages,
   type ErrorCodeValue,
   type ErrorContext,
   ErrorCode,
@@ -146,7 +147,9 @@ export function answerRefusedRequest(res: ServerResponse, refusal: Refusal): voi
 /** Answers a handshake that completed after the server closed: 503. */
 export function answerClosed(res: ServerResponse): void {
   res.writeHead(503, { "Content-Type": "application/json" });
-  res.end(JSON.stringify({ code: ErrorCode.BAD_REQUEST, message: "Server closed" }));
+  res.end(
+    JSON.stringify({ code: ErrorCode.BAD_REQUEST, message: EngineErrorMessages.SERVER_CLOSED }),
+  );
 }
 
 /** Answers a refused upgrade with a raw HTTP 400 response, then destroys the socket. */

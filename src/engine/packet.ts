@@ -3,6 +3,7 @@
  * (a WebSocket binary frame carries a message's bytes as they are; polling carries them as "b" + base64), and the
  * polling payload (packets joined by the record separator \x1e).
  */
+import { EngineErrorMessages } from "./errors";
 import type { PreparedMessage } from "./prepared";
 
 export type PacketType =
@@ -60,7 +61,10 @@ const TYPES_BY_CHAR: readonly PacketType[] = [
   "noop",
 ];
 
-const ERROR_PACKET: Packet = Object.freeze({ type: "error", data: "parser error" }) as Packet;
+const ERROR_PACKET: Packet = Object.freeze({
+  type: "error",
+  data: EngineErrorMessages.PARSER_ERROR,
+}) as Packet;
 
 /** The WebSocket form of a packet: a string for text frames, a Buffer for a binary message frame. */
 export function encodeForWebSocket(packet: Packet): RawData {

@@ -5,6 +5,7 @@
  * (broadcast) message, and the heartbeat direction. Today only revision 4 exists; adding revision 3 means adding
  * one more `EngineProtocol` to `PROTOCOLS` (and accepting it in `protocolFor` when `allowEIO3` is set).
  */
+import { EngineErrorMessages } from "./errors";
 import type { Packet, PacketType, RawData } from "./packet";
 import {
   decodePayload,
@@ -64,16 +65,13 @@ const serverPings: HeartbeatStrategy = {
     session.heartbeat.schedulePing(session.heartbeatNode);
   },
   onPing(session) {
-    session.heartbeatFailed(new Error(HEARTBEAT_DIRECTION));
+    session.heartbeatFailed(new Error(EngineErrorMessages.INVALID_HEARTBEAT_DIRECTION));
   },
   onPong(session) {
     session.heartbeat.schedulePing(session.heartbeatNode);
     session.heartbeatReceived();
   },
 };
-
-/** The message of the error closing an Engine.IO 4 session whose client pinged. */
-export const HEARTBEAT_DIRECTION = "invalid heartbeat direction";
 
 export const EIO4: EngineProtocol = {
   version: 4,

@@ -8,7 +8,7 @@ import type { Duplex } from "node:stream";
 import createDebug from "debug";
 import type { WebSocket as WsSocket } from "ws";
 import { answerRefusedUpgrade, onUpgradeSocketError, type Refusal } from "./checks";
-import { ErrorCode } from "./errors";
+import { EngineErrorMessages, ErrorCode } from "./errors";
 import type { HandshakeResult } from "./handshake";
 import { type Middleware, runMiddlewares, UpgradeResponse } from "./middleware";
 import type { ResolvedOptions } from "./options";
@@ -168,7 +168,7 @@ export class UpgradeEntry {
     if (ws === null || (this.host.isClosed() && !query.sid)) {
       answerRefusedUpgrade(socket, {
         code: ErrorCode.BAD_REQUEST,
-        context: { message: "Server closed" },
+        context: { message: EngineErrorMessages.SERVER_CLOSED },
       });
       return;
     }

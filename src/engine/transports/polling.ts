@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { deflate, gzip, type ZlibOptions } from "node:zlib";
 import createDebug from "debug";
 import { negotiateEncoding } from "../../util/accept-encoding";
+import { TransportErrorMessages } from "../errors";
 import type { Packet } from "../packet";
 import type { EngineProtocol } from "../protocol";
 import {
@@ -63,7 +64,7 @@ export class PollingTransport extends Transport {
   private onPollRequest(req: IncomingMessage, res: ServerResponse, initial: boolean): void {
     if (this.pollRes !== null) {
       debug("poll overlap from client");
-      this.onError("overlap from client");
+      this.onError(TransportErrorMessages.POLL_OVERLAP);
       res.writeHead(400);
       res.end();
       return;
@@ -71,7 +72,7 @@ export class PollingTransport extends Transport {
     this.pollReq = req;
     this.pollRes = res;
     this.pollInitial = initial;
-    const onClose = (): void => this.onError("poll connection closed prematurely");
+    const onClose = (): void => this.onError(TransportErrorMessages.POLL_CLOSED);
     this.pollOnClose = onClose;
     req.on("close", onClose);
     this.writable = true;
@@ -82,13 +83,13 @@ export class PollingTransport extends Transport {
 
   private onDataRequest(req: IncomingMessage, res: ServerResponse): void {
     if (this.dataReq !== null) {
-      this.onError("data request overlap from client");
+      this.onError(TransportErrorMessages.DATA_OVERLAP);
       res.writeHead(400);
       res.end();
       return;
     }
     if (req.headers["content-type"] === "application/octet-stream") {
-      this.onError("invalid content");
+      this.onError(TransportErrorMessages.INVALID_CONTENT);
       res.writeHead(400);
       res.end();
       return;
@@ -110,7 +111,7 @@ export class PollingTransport extends Transport {
         debug("payload of %d bytes exceeds maxHttpBufferSize", length);
         res.writeHead(413, { Connection: "close" });
         res.end();
-        this.onError("payload too large");
+        this.onError(TransportErrorMessages.PAYLOAD_TOO_LARGE);
         return;
       }
       chunks.push(chunk);
@@ -128,7 +129,7 @@ export class PollingTransport extends Transport {
     };
     const onClose = (): void => {
       cleanup();
-      this.onError("data request connection closed prematurely");
+      this.onError(TransportErrorMessages.DATA_CLOSED);
     };
     req.on("data", onData);
     req.on("end", onEnd);

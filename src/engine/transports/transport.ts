@@ -3,6 +3,7 @@
  * probed) through direct method calls: no events and no listener closures on the hot path.
  */
 import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
+import { transportError } from "../errors";
 import type { Packet } from "../packet";
 
 export type TransportName = "polling" | "websocket";
@@ -76,10 +77,7 @@ export abstract class Transport {
   protected onError(message: string, description?: unknown): void {
     const owner = this.owner;
     if (owner === null) return;
-    const err = new Error(message) as Error & { type: string; description: unknown };
-    err.type = "TransportError";
-    err.description = description;
-    owner.onTransportError(this, err);
+    owner.onTransportError(this, transportError(message, description));
   }
 
   protected onClose(): void {

@@ -15,6 +15,7 @@ import type { Socket as NetSocket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { WebSocket as WsSocket } from "ws";
 import createDebug from "debug";
+import { TransportErrorMessages } from "../errors";
 import type { Packet } from "../packet";
 import type { EngineProtocol } from "../protocol";
 import { linkWebSocket, writeFrame } from "../ws-internals";
@@ -181,7 +182,7 @@ export class WebSocketTransport extends Transport {
 
   private completion(callbacks: readonly SendCallback[]): (err?: Error | null) => void {
     return (err) => {
-      if (err) this.onError("write error", err.stack);
+      if (err) this.onError(TransportErrorMessages.WRITE_ERROR, err.stack);
       else runCallbacks(this, callbacks);
     };
   }
