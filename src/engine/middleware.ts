@@ -7,6 +7,7 @@ import { EventEmitter } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import createDebug from "debug";
+import { EngineErrorMessages } from "./errors";
 
 const debug = createDebug("switchyard:engine:middleware");
 
@@ -42,7 +43,7 @@ export function runMiddlewares(
       if (result && typeof result.then === "function") result.then(undefined, next);
     } catch (err) {
       debug("middleware threw: %s", (err as Error)?.message);
-      next(err ?? new Error("middleware failure"));
+      next(err ?? new Error(EngineErrorMessages.MIDDLEWARE_FAILURE));
     }
   };
   step();

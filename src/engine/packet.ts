@@ -1,8 +1,9 @@
 /**
- * Engine.IO protocol v4 packets: the seven packet types, their text form (type digit + data), the binary form
+ * Engine.IO protocol v4 packets (the codec behind `EIO4` in protocol.ts): the seven packet types, their text form (type digit + data), the binary form
  * (a WebSocket binary frame carries a message's bytes as they are; polling carries them as "b" + base64), and the
  * polling payload (packets joined by the record separator \x1e).
  */
+import { EngineErrorMessages } from "./errors";
 import type { PreparedMessage } from "./prepared";
 
 export type PacketType =
@@ -13,7 +14,7 @@ export type RawData = string | Buffer;
 export interface PacketOptions {
   /** Allow compression of this packet (polling `httpCompression`); default true. */
   compress?: boolean;
-  /** A WebSocket frame built ahead of time with ws's `Sender.frame` (engine.io/socket.io-adapter compatibility). */
+  /** A complete WebSocket frame built ahead of time (engine.io/socket.io-adapter compatibility). */
   wsPreEncodedFrame?: readonly Buffer[];
 }
 
@@ -38,6 +39,18 @@ const TYPE_CHARS: Readonly<Record<PacketType, string>> = {
   error: "",
 };
 
+/** The packet type as its character code; 0 for "error", which has no type character. */
+export const TYPE_CODES: Readonly<Record<PacketType, number>> = {
+  open: 48,
+  close: 49,
+  ping: 50,
+  pong: 51,
+  message: 52,
+  upgrade: 53,
+  noop: 54,
+  error: 0,
+};
+
 const TYPES_BY_CHAR: readonly PacketType[] = [
   "open",
   "close",
@@ -48,7 +61,10 @@ const TYPES_BY_CHAR: readonly PacketType[] = [
   "noop",
 ];
 
-const ERROR_PACKET: Packet = Object.freeze({ type: "error", data: "parser error" }) as Packet;
+const ERROR_PACKET: Packet = Object.freeze({
+  type: "error",
+  data: EngineErrorMessages.PARSER_ERROR,
+}) as Packet;
 
 /** The WebSocket form of a packet: a string for text frames, a Buffer for a binary message frame. */
 export function encodeForWebSocket(packet: Packet): RawData {

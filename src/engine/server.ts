@@ -1,59 +1,37 @@
 /**
- * The Engine.IO server: routes HTTP requests and upgrades to sessions, verifies them (errors 0-5), performs
- * handshakes, and holds the sessions (`clients`) and the shared heartbeat.
+ * The Engine.IO server: routes HTTP requests and upgrades to sessions and holds the sessions (`clients`) and the
+ * shared heartbeat. Where the other concerns live: the checks of a request and the answers to a refusal
+ * (checks.ts), the handshake and the open packet (handshake.ts), WebSocket upgrades (ws-upgrade.ts), taking over
+ * an HTTP server (attach.ts).
  */
 import { EventEmitter } from "node:events";
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import cors from "cors";
 import createDebug from "debug";
-import type { WebSocket as WsSocket } from "ws";
+import { attachToHttpServer } from "./attach";
+import { answerClosed, answerRefusedRequest, checkRequest, type Refusal } from "./checks";
 import { type ResolvedCookieOptions, resolveCookieOptions, serializeCookie } from "./cookie";
-import {
-  type ConnectionError,
-  type ErrorCodeValue,
-  type ErrorContext,
-  ErrorCode,
-  ErrorMessages,
-  statusOf,
-} from "./errors";
+import { type ConnectionError, ErrorCode, ErrorMessages } from "./errors";
+import { handshake, openPacket, openPacketSuffixes } from "./handshake";
 import { Heartbeat } from "./heartbeat";
-import { type Middleware, runMiddlewares, UpgradeResponse } from "./middleware";
+import { type Middleware, runMiddlewares } from "./middleware";
 import {
   type AttachOptions,
-  computePath,
   type ResolvedOptions,
   resolveOptions,
   type ServerOptions,
 } from "./options";
-import { type EngineQuery, generateBase64Id, isInvalidHeaderValue, parseQuery } from "./request";
+import type { EngineProtocol } from "./protocol";
+import { generateSessionId } from "../util/ids";
+import { type EngineQuery, parseEngineQuery } from "./request";
 import { Socket } from "./socket";
 import { PollingTransport, type PollingHost } from "./transports/polling";
 import type { ResponseHeaders } from "./transports/transport";
-import { corkUpgradeSocket, WebSocketTransport } from "./transports/websocket";
+import type { WebSocketTransport } from "./transports/websocket";
+import { UpgradeEntry } from "./ws-upgrade";
 
 const debug = createDebug("switchyard:engine");
-
-/** The part of a ws-compatible server the engine uses. */
-interface WsServerLike {
-  handleUpgrade(
-    req: IncomingMessage,
-    socket: Duplex,
-    head: Buffer,
-    cb: (ws: WsSocket, req: IncomingMessage) => void,
-  ): void;
-  close(): void;
-  on?(event: "headers", listener: (headers: string[], req: IncomingMessage) => void): unknown;
-}
-
-interface PendingUpgrade {
-  req: IncomingMessage;
-  sid: string;
-  initial: boolean;
-  headers: ResponseHeaders;
-}
-
-type VerifyCallback = (code?: ErrorCodeValue, context?: ErrorContext) => void;
 
 export class Server extends EventEmitter {
   static readonly errors = {
@@ -76,11 +54,10 @@ export class Server extends EventEmitter {
   /** @internal */
   readonly _heartbeat: Heartbeat;
   private readonly middlewares: Middleware[] = [];
-  private ws: WsServerLike | null = null;
   private readonly cookie: ResolvedCookieOptions | false;
   private readonly pollingHost: PollingHost;
-  private readonly openSuffix: Record<string, string>;
-  private pendingUpgrade: PendingUpgrade | null = null;
+  private readonly upgrades: UpgradeEntry;
+  private readonly openSuffixes: Readonly<Record<string, string>>;
   private closed = false;
 
   constructor(opts: ServerOptions = {}) {
@@ -94,10 +71,19 @@ export class Server extends EventEmitter {
       emitResponseHeaders: (headers, req, initial, sid) =>
         this.emitResponseHeaders(headers, req, initial, sid),
     };
-    const suffix = (name: string): string =>
-      `,"upgrades":${JSON.stringify(this._upgradesFrom(name))},"pingInterval":${this.opts.pingInterval},` +
-      `"pingTimeout":${this.opts.pingTimeout},"maxPayload":${this.opts.maxHttpBufferSize}}`;
-    this.openSuffix = { polling: suffix("polling"), websocket: suffix("websocket") };
+    this.upgrades = new UpgradeEntry({
+      opts: this.opts,
+      session: (sid) => this.clients[sid],
+      middlewares: this.middlewares,
+      isClosed: () => this.closed,
+      check: (req, query, upgrade) => this.check(req, query, upgrade),
+      handshake: (req, query) => handshake(this, req, query),
+      reportRefusal: (req, refusal) => this.reportRefusal(req, refusal),
+      openSession: (id, transport, req, protocol) => this.openSession(id, transport, req, protocol),
+      emitResponseHeaders: (headers, req, initial, sid) =>
+        this.emitResponseHeaders(headers, req, initial, sid),
+    });
+    this.openSuffixes = openPacketSuffixes(this.opts, (name) => this._upgradesFrom(name));
     if (opts.cors) this.use(cors(opts.cors));
     this.init();
   }
@@ -105,18 +91,7 @@ export class Server extends EventEmitter {
   /** (Re)creates the WebSocket server; called again when the attached HTTP server starts listening. */
   init(): void {
     this.closed = false;
-    if (!this.opts.transports.includes("websocket")) return;
-    if (this.ws !== null) this.ws.close();
-    const Engine = this.opts.wsEngine;
-    const ws = new Engine({
-      noServer: true,
-      clientTracking: false,
-      perMessageDeflate: this.opts.perMessageDeflate,
-      maxPayload: this.opts.maxHttpBufferSize,
-    }) as WsServerLike;
-    if (typeof ws.on === "function")
-      ws.on("headers", (lines, req) => this.onUpgradeHeaders(lines, req));
-    this.ws = ws;
+    this.upgrades.init();
   }
 
   /** Adds an Express-style middleware run on every engine request, upgrades included. */
@@ -126,7 +101,7 @@ export class Server extends EventEmitter {
 
   /** The session id for a new session: override to customize (may return a Promise). */
   generateId(_req: IncomingMessage): string | PromiseLike<string> {
-    return generateBase64Id();
+    return generateSessionId();
   }
 
   /** Closes every session (buffers discarded) and stops accepting new ones. */
@@ -134,7 +109,7 @@ export class Server extends EventEmitter {
     debug("closing all open clients");
     this.closed = true;
     for (const sid in this.clients) this.clients[sid]?.close(true);
-    if (this.ws !== null) this.ws.close();
+    this.upgrades.close();
     this._heartbeat.stop();
     return this;
   }
@@ -143,255 +118,90 @@ export class Server extends EventEmitter {
 
   /** Handles an HTTP request for the engine (GET poll, POST data, handshake). */
   handleRequest(req: IncomingMessage, res: ServerResponse): void {
-    const query = parseQuery(req.url);
+    const query = parseEngineQuery(req.url);
     if (this.middlewares.length === 0) {
       this.onRequest(req, res, query);
       return;
     }
     runMiddlewares(this.middlewares, req, res, (err) => {
-      if (err) this.refuseRequest(req, res, ErrorCode.BAD_REQUEST, { name: "MIDDLEWARE_FAILURE" });
-      else this.onRequest(req, res, query);
+      if (err) {
+        this.refuseRequest(req, res, {
+          code: ErrorCode.BAD_REQUEST,
+          context: { name: "MIDDLEWARE_FAILURE" },
+        });
+      } else this.onRequest(req, res, query);
     });
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse, query: EngineQuery): void {
-    this.verify(req, query, false, (code, context) => {
-      if (code !== undefined) {
-        this.refuseRequest(req, res, code, context ?? {});
-        return;
+    const refusal = this.check(req, query, false);
+    if (refusal !== undefined) return this.refuseRequest(req, res, refusal);
+    if (query.sid) {
+      const session = this.clients[query.sid];
+      if (session !== undefined && session.transport instanceof PollingTransport) {
+        session.transport.onRequest(req, res, false);
+      } else {
+        answerRefusedRequest(res, { code: ErrorCode.UNKNOWN_SID, context: {} });
       }
-      if (query.sid) {
-        const session = this.clients[query.sid];
-        if (session !== undefined && session.transport instanceof PollingTransport) {
-          session.transport.onRequest(req, res, false);
-        } else {
-          abortRequest(res, ErrorCode.UNKNOWN_SID);
-        }
-        return;
-      }
-      this.prepareHandshake(
-        req,
-        query,
-        (code2) => abortRequest(res, code2),
-        (id) => {
-          if (this.closed) return abortClosed(res);
-          const transport = new PollingTransport(this.pollingHost);
-          const socket = this.addSession(id, transport, req);
-          transport.onRequest(req, res, true);
-          this.emit("connection", socket);
-        },
-      );
-    });
+      return;
+    }
+    void this.handshakePolling(req, res, query);
+  }
+
+  private async handshakePolling(
+    req: IncomingMessage,
+    res: ServerResponse,
+    query: EngineQuery,
+  ): Promise<void> {
+    const result = await handshake(this, req, query);
+    if (result.refusal !== undefined) return this.refuseRequest(req, res, result.refusal);
+    if (this.closed) return answerClosed(res);
+    const transport = new PollingTransport(this.pollingHost, result.protocol);
+    const socket = this.addSession(result.id, transport, req, result.protocol);
+    transport.onRequest(req, res, true);
+    this.emit("connection", socket);
+  }
+
+  private refuseRequest(req: IncomingMessage, res: ServerResponse, refusal: Refusal): void {
+    debug("request refused: %d %o", refusal.code, refusal.context);
+    this.reportRefusal(req, refusal);
+    answerRefusedRequest(res, refusal);
   }
 
   // ---- WebSocket upgrades ----
 
   /** Handles an HTTP upgrade request for the engine. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, upgradeHead: Buffer): void {
-    // from its first moment, an error on this socket (a TCP reset...) must not crash the process
-    socket.on("error", onUpgradeSocketError);
-    const head = upgradeHead.length > 0 ? Buffer.from(upgradeHead) : upgradeHead;
-    const query = parseQuery(req.url);
-    if (this.middlewares.length === 0) {
-      this.verifyUpgrade(req, socket, head, query, null);
-      return;
-    }
-    // the stub response exists only for middlewares: it collects the headers they set for the 101
-    const res = new UpgradeResponse(req, socket);
-    runMiddlewares(this.middlewares, req, res as unknown as ServerResponse, (err) => {
-      if (err)
-        this.refuseUpgrade(req, socket, ErrorCode.BAD_REQUEST, { name: "MIDDLEWARE_FAILURE" });
-      else this.verifyUpgrade(req, socket, head, query, res);
-    });
+    this.upgrades.handle(req, socket, upgradeHead);
   }
 
-  private verifyUpgrade(
-    req: IncomingMessage,
-    socket: Duplex,
-    head: Buffer,
-    query: EngineQuery,
-    res: UpgradeResponse | null,
-  ): void {
-    this.verify(req, query, true, (code, context) => {
-      if (code !== undefined) {
-        this.refuseUpgrade(req, socket, code, context ?? {});
-        return;
-      }
-      if (query.sid) {
-        this.completeUpgrade(req, socket, head, query, res, query.sid);
-        return;
-      }
-      this.prepareHandshake(
-        req,
-        query,
-        (code2) => abortUpgrade(socket, code2),
-        (id) => this.completeUpgrade(req, socket, head, query, res, id),
-      );
-    });
-  }
+  // ---- sessions ----
 
-  private completeUpgrade(
-    req: IncomingMessage,
-    socket: Duplex,
-    head: Buffer,
-    query: EngineQuery,
-    res: UpgradeResponse | null,
-    id: string,
-  ): void {
-    const ws = this.ws;
-    if (ws === null || (this.closed && !query.sid)) {
-      abortUpgrade(socket, ErrorCode.BAD_REQUEST, { message: "Server closed" });
-      return;
-    }
-    const headers: ResponseHeaders = res !== null ? res.headers : {};
-    this.pendingUpgrade = { req, sid: id, initial: !query.sid, headers };
-    corkUpgradeSocket(socket);
-    try {
-      ws.handleUpgrade(req, socket, head, (websocket) => {
-        // ws now handles the socket's errors itself
-        socket.removeListener("error", onUpgradeSocketError);
-        this.onWebSocket(req, query, websocket, id);
-      });
-    } finally {
-      this.pendingUpgrade = null;
-      // the 101 is written: the stub response is kept only if someone waits for its "close"
-      res?.detachIfUnobserved();
-    }
-  }
-
-  private onUpgradeHeaders(lines: string[], req: IncomingMessage): void {
-    const pending = this.pendingUpgrade;
-    if (pending === null || pending.req !== req) return;
-    this.emitResponseHeaders(pending.headers, req, pending.initial, pending.sid);
-    for (const key of Object.keys(pending.headers)) {
-      const value = pending.headers[key];
-      if (value === undefined) continue;
-      if (Array.isArray(value)) for (const v of value) lines.push(`${key}: ${v}`);
-      else lines.push(`${key}: ${String(value)}`);
-    }
-  }
-
-  private onWebSocket(req: IncomingMessage, query: EngineQuery, ws: WsSocket, id: string): void {
-    const perMessageDeflate = this.opts.perMessageDeflate !== false;
-    if (!query.sid) {
-      const transport = new WebSocketTransport(ws, perMessageDeflate);
-      const socket = this.addSession(id, transport, req);
-      this.emit("connection", socket);
-      return;
-    }
-    const session = this.clients[query.sid];
-    if (
-      session === undefined ||
-      query.transport !== "websocket" ||
-      !this.opts.allowUpgrades ||
-      session.readyState !== "open" ||
-      session.upgrading ||
-      session.upgraded
-    ) {
-      debug("upgrade refused for %s", query.sid);
-      ws.on("error", onUpgradeSocketError);
-      ws.close();
-      return;
-    }
-    session._maybeUpgrade(new WebSocketTransport(ws, perMessageDeflate));
-  }
-
-  // ---- verification and handshake ----
-
-  private verify(
-    req: IncomingMessage,
-    query: EngineQuery,
-    upgrade: boolean,
-    fn: VerifyCallback,
-  ): void {
-    const transport = query.transport;
-    if (
-      transport === undefined ||
-      !this.opts.transports.includes(transport) ||
-      transport === "webtransport"
-    ) {
-      debug('unknown transport "%s"', transport);
-      return fn(ErrorCode.UNKNOWN_TRANSPORT, { transport });
-    }
-    const origin = req.headers.origin;
-    if (isInvalidHeaderValue(origin)) {
-      delete req.headers.origin;
-      return fn(ErrorCode.BAD_REQUEST, { name: "INVALID_ORIGIN", origin });
-    }
-    const sid = query.sid;
-    if (sid) {
-      const session = this.clients[sid];
-      if (session === undefined) return fn(ErrorCode.UNKNOWN_SID, { sid });
-      const previousTransport = session.transport.name;
-      if (!upgrade && previousTransport !== transport) {
-        return fn(ErrorCode.BAD_REQUEST, {
-          name: "TRANSPORT_MISMATCH",
-          transport,
-          previousTransport,
-        });
-      }
-      if (query.EIO !== "4") {
-        return fn(ErrorCode.BAD_REQUEST, {
-          name: "PROTOCOL_MISMATCH",
-          protocol: 3,
-          previousProtocol: session.protocol,
-        });
-      }
-      return fn();
-    }
-    if (req.method !== "GET") return fn(ErrorCode.BAD_HANDSHAKE_METHOD, { method: req.method });
-    if (transport === "websocket" && !upgrade) {
-      return fn(ErrorCode.BAD_REQUEST, { name: "TRANSPORT_HANDSHAKE_ERROR" });
-    }
-    const allowRequest = this.opts.allowRequest;
-    if (allowRequest === undefined) return fn();
-    allowRequest(req, (message, success) => {
-      if (!success) fn(ErrorCode.FORBIDDEN, { message });
-      else fn();
-    });
-  }
-
-  /** Checks the protocol version and obtains an id, then calls `then(id)`; refusals go through `abort`. */
-  private prepareHandshake(
-    req: IncomingMessage,
-    query: EngineQuery,
-    abort: (code: ErrorCodeValue) => void,
-    then: (id: string) => void,
-  ): void {
-    if (query.EIO !== "4") {
-      this.emitError(req, ErrorCode.UNSUPPORTED_PROTOCOL_VERSION, { protocol: 3 });
-      abort(ErrorCode.UNSUPPORTED_PROTOCOL_VERSION);
-      return;
-    }
-    const fail = (error: unknown): void => {
-      debug("error while generating an id");
-      this.emitError(req, ErrorCode.BAD_REQUEST, { name: "ID_GENERATION_ERROR", error });
-      abort(ErrorCode.BAD_REQUEST);
-    };
-    let id: string | PromiseLike<string>;
-    try {
-      id = this.generateId(req);
-    } catch (err) {
-      fail(err);
-      return;
-    }
-    if (typeof id === "string") {
-      then(id);
-      return;
-    }
-    Promise.resolve(id).then((resolved) => then(String(resolved)), fail);
+  private check(req: IncomingMessage, query: EngineQuery, upgrade: boolean): Refusal | undefined {
+    return checkRequest(this.opts.transports, this.clients, req, query, upgrade);
   }
 
   private addSession(
     id: string,
     transport: PollingTransport | WebSocketTransport,
     req: IncomingMessage,
+    protocol: EngineProtocol,
   ): Socket {
     debug('handshaking client "%s" over %s', id, transport.name);
-    const socket = new Socket(id, this, transport, req);
+    const socket = new Socket(id, this, transport, req, protocol);
     this.clients[id] = socket;
     this.clientsCount++;
     return socket;
+  }
+
+  private openSession(
+    id: string,
+    transport: WebSocketTransport,
+    req: IncomingMessage,
+    protocol: EngineProtocol,
+  ): void {
+    const socket = this.addSession(id, transport, req, protocol);
+    this.emit("connection", socket);
   }
 
   /** @internal */
@@ -403,7 +213,7 @@ export class Server extends EventEmitter {
 
   /** @internal The open packet's JSON. */
   _openPacket(id: string, transportName: string): string {
-    return `{"sid":${JSON.stringify(id)}${this.openSuffix[transportName] ?? ""}`;
+    return openPacket(this.openSuffixes, id, transportName);
   }
 
   /** @internal The transports a session on `name` may upgrade to. */
@@ -425,31 +235,10 @@ export class Server extends EventEmitter {
     this.emit("headers", headers, req);
   }
 
-  private emitError(req: IncomingMessage, code: ErrorCodeValue, context: ErrorContext): void {
+  private reportRefusal(req: IncomingMessage, refusal: Refusal): void {
+    const { code, context } = refusal;
     const err: ConnectionError = { req, code, message: ErrorMessages[code], context };
     this.emit("connection_error", err);
-  }
-
-  private refuseRequest(
-    req: IncomingMessage,
-    res: ServerResponse,
-    code: ErrorCodeValue,
-    context: ErrorContext,
-  ): void {
-    debug("request refused: %d %o", code, context);
-    this.emitError(req, code, context);
-    abortRequest(res, code, context);
-  }
-
-  private refuseUpgrade(
-    req: IncomingMessage,
-    socket: Duplex,
-    code: ErrorCodeValue,
-    context: ErrorContext,
-  ): void {
-    debug("upgrade refused: %d %o", code, context);
-    this.emitError(req, code, context);
-    abortUpgrade(socket, code, context);
   }
 
   // ---- attaching to an HTTP server ----
@@ -460,85 +249,7 @@ export class Server extends EventEmitter {
    * ended after `destroyUpgradeTimeout` unless `destroyUpgrade` is false. Closing the server closes the engine.
    */
   attach(server: HttpServer, options: AttachOptions = {}): this {
-    const path = computePath({
-      path: options.path ?? this.opts.path,
-      addTrailingSlash: options.addTrailingSlash ?? this.opts.addTrailingSlash,
-    });
-    const destroyUpgrade = options.destroyUpgrade ?? this.opts.destroyUpgrade;
-    const destroyUpgradeTimeout = options.destroyUpgradeTimeout || this.opts.destroyUpgradeTimeout;
-    const check = (req: IncomingMessage): boolean => (req.url ?? "").startsWith(path);
-    const listeners = server.listeners("request").slice() as ((
-      req: IncomingMessage,
-      res: ServerResponse,
-    ) => void)[];
-    server.removeAllListeners("request");
-    server.on("close", () => this.close());
-    server.on("listening", () => this.init());
-    server.on("request", (req: IncomingMessage, res: ServerResponse) => {
-      if (check(req)) {
-        debug('intercepting request for path "%s"', path);
-        this.handleRequest(req, res);
-      } else {
-        for (const listener of listeners) listener.call(server, req, res);
-      }
-    });
-    if (this.opts.transports.includes("websocket")) {
-      server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-        if (check(req)) {
-          this.handleUpgrade(req, socket, head);
-        } else if (destroyUpgrade) {
-          // nobody may answer this upgrade: end it unless someone wrote to it in time
-          socket.on("error", onUpgradeSocketError);
-          setTimeout(() => {
-            const s = socket as Duplex & { bytesWritten?: number };
-            if (s.writable && (s.bytesWritten ?? 0) <= 0) s.end();
-          }, destroyUpgradeTimeout).unref();
-        }
-      });
-    }
+    attachToHttpServer(this, server, options);
     return this;
   }
-}
-
-function onUpgradeSocketError(this: unknown, err: Error): void {
-  debug("error on an upgrade socket: %s", err.message);
-}
-
-/** Answers a refused polling request: JSON body, 403 for Forbidden, 400 otherwise. */
-function abortRequest(res: ServerResponse, code: ErrorCodeValue, context?: ErrorContext): void {
-  const message =
-    typeof context?.message === "string" && context.message !== ""
-      ? context.message
-      : ErrorMessages[code];
-  if (res.headersSent) {
-    if (!res.writableEnded) res.end();
-    return;
-  }
-  res.writeHead(statusOf(code), { "Content-Type": "application/json" });
-  res.end(JSON.stringify({ code, message }));
-}
-
-function abortClosed(res: ServerResponse): void {
-  res.writeHead(503, { "Content-Type": "application/json" });
-  res.end(JSON.stringify({ code: ErrorCode.BAD_REQUEST, message: "Server closed" }));
-}
-
-/** Answers a refused upgrade with a raw HTTP 400 response, then destroys the socket. */
-function abortUpgrade(socket: Duplex, code: ErrorCodeValue, context?: ErrorContext): void {
-  socket.on("error", onUpgradeSocketError);
-  if (socket.writable) {
-    const message =
-      typeof context?.message === "string" && context.message !== ""
-        ? context.message
-        : ErrorMessages[code];
-    socket.write(
-      "HTTP/1.1 400 Bad Request\r\n" +
-        "Connection: close\r\n" +
-        "Content-type: text/html\r\n" +
-        `Content-Length: ${Buffer.byteLength(message)}\r\n` +
-        "\r\n" +
-        message,
-    );
-  }
-  socket.destroy();
 }

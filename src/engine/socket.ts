@@ -6,11 +6,12 @@
 import { EventEmitter } from "node:events";
 import type { IncomingMessage } from "node:http";
 import createDebug from "debug";
-import { type HeartbeatNode, ListId } from "./heartbeat";
+import { type Heartbeat, type HeartbeatNode, ListId } from "./heartbeat";
 import type { Packet, PacketOptions, PacketType, RawData } from "./packet";
 import { PreparedMessage } from "./prepared";
+import { EIO4, type EngineProtocol, type ProtocolVersion } from "./protocol";
 import type { Server } from "./server";
-import type { SendCallback, Transport, TransportOwner } from "./transports/transport";
+import type { SendCallback, Transport } from "./transports/transport";
 import { Upgrade } from "./upgrade";
 
 const debug = createDebug("switchyard:engine:socket");
@@ -27,14 +28,21 @@ export type MessageData = RawData | PreparedMessage | ArrayBuffer | ArrayBufferV
 
 const DEFAULT_OPTIONS: PacketOptions = Object.freeze({ compress: true });
 
-export class Socket extends EventEmitter implements TransportOwner, HeartbeatNode {
+// The Socket is a TransportOwner, a HeartbeatNode and a HeartbeatSession, checked where it is passed as one: those
+// members are internal and left out of the published types, so no `implements` clause names them.
+export class Socket extends EventEmitter {
   /** The session id (engine `sid`). */
   readonly id: string;
   readonly server: Server;
-  /** The request that opened the session (may be set to null by the application to save memory). */
+  /**
+   * The request that opened the session. Assigning another value here changes only this field: the Socket.IO
+   * layer keeps its own reference to the request (`socket.request`), so no memory is freed that way.
+   */
   request: IncomingMessage;
-  /** Engine.IO protocol revision. */
-  readonly protocol = 4;
+  /** The Engine.IO protocol revision this session speaks, chosen at the handshake. */
+  readonly protocol: ProtocolVersion;
+  /** @internal The codec and heartbeat strategy of `protocol`. */
+  readonly engineProtocol: EngineProtocol;
   readonly remoteAddress: string;
   readyState: ReadyState = "opening";
   transport: Transport;
@@ -54,9 +62,17 @@ export class Socket extends EventEmitter implements TransportOwner, HeartbeatNod
   /** @internal */
   hbList = ListId.NONE;
 
-  constructor(id: string, server: Server, transport: Transport, req: IncomingMessage) {
+  constructor(
+    id: string,
+    server: Server,
+    transport: Transport,
+    req: IncomingMessage,
+    protocol: EngineProtocol = EIO4,
+  ) {
     super();
     this.id = id;
+    this.engineProtocol = protocol;
+    this.protocol = protocol.version;
     this.server = server;
     this.request = req;
     this.remoteAddress =
@@ -78,7 +94,7 @@ export class Socket extends EventEmitter implements TransportOwner, HeartbeatNod
     const initial = this.server.opts.initialPacket;
     if (initial !== undefined) this.sendPacket("message", initial);
     this.emit("open");
-    this.server._heartbeat.schedulePing(this);
+    this.engineProtocol.heartbeat.start(this);
   }
 
   /** Sends a message. `data` may be a {@link PreparedMessage} built once for many targets. */
@@ -182,11 +198,10 @@ export class Socket extends EventEmitter implements TransportOwner, HeartbeatNod
     }
     switch (packet.type) {
       case "ping":
-        this.onClose("transport error", new Error("invalid heartbeat direction"));
+        this.engineProtocol.heartbeat.onPing(this, packet);
         break;
       case "pong":
-        this.server._heartbeat.schedulePing(this);
-        this.emit("heartbeat");
+        this.engineProtocol.heartbeat.onPong(this, packet);
         break;
       case "error":
         this.onClose("parse error");
@@ -217,7 +232,27 @@ export class Socket extends EventEmitter implements TransportOwner, HeartbeatNod
     this.upgradeState?.onPollingReady();
   }
 
-  // ---- heartbeat ----
+  // ---- heartbeat (the strategy of the session's protocol drives these) ----
+
+  /** @internal */
+  get heartbeatNode(): HeartbeatNode {
+    return this;
+  }
+
+  /** @internal */
+  get heartbeat(): Heartbeat {
+    return this.server._heartbeat;
+  }
+
+  /** @internal */
+  heartbeatFailed(err: Error): void {
+    this.onClose("transport error", err);
+  }
+
+  /** @internal */
+  heartbeatReceived(): void {
+    this.emit("heartbeat");
+  }
 
   /** @internal */
   onPingDue(): void {

@@ -10,6 +10,7 @@ import type * as http from "node:http";
 import * as nodePath from "node:path";
 import * as zlib from "node:zlib";
 import debugModule from "debug";
+import { negotiateEncoding } from "../util/accept-encoding";
 
 const debug = debugModule("switchyard:serve-client");
 
@@ -104,34 +105,12 @@ function body(file: ClientFile, encoding: Encoding): Promise<Buffer> {
   return encoded;
 }
 
-/**
- * Picks the response encoding from an Accept-Encoding header: brotli if accepted, else gzip,
- * else none. A coding with `q=0` is refused; `*` accepts any coding not listed.
- */
+/** The codings the bundles are served in, in socket.io's order of preference (deflate is not offered). */
+const BUNDLE_CODINGS = ["br", "gzip"] as const;
+
+/** Picks the response encoding from an Accept-Encoding header (src/util/accept-encoding.ts). */
 export function chooseEncoding(header: string | undefined): Encoding {
-  if (!header) return "identity";
-  const accepted = new Map<string, number>();
-  for (const part of header.split(",")) {
-    const [rawName, ...params] = part.split(";");
-    const name = rawName?.trim().toLowerCase();
-    if (!name) continue;
-    let q = 1;
-    for (const param of params) {
-      const [key, value] = param.split("=");
-      if (key?.trim().toLowerCase() === "q" && value !== undefined) {
-        const parsed = Number(value.trim());
-        if (!Number.isNaN(parsed)) q = parsed;
-      }
-    }
-    accepted.set(name, q);
-  }
-  const star = accepted.get("*") ?? 0;
-  const qOf = (name: string): number => accepted.get(name) ?? star;
-  const br = qOf("br");
-  const gzip = Math.max(qOf("gzip"), accepted.get("x-gzip") ?? 0);
-  if (br > 0 && br >= gzip) return "br";
-  if (gzip > 0) return "gzip";
-  return "identity";
+  return negotiateEncoding(header, BUNDLE_CODINGS) ?? "identity";
 }
 
 /** True when an If-None-Match header (a list, maybe weak, maybe `*`) matches `etag`. */

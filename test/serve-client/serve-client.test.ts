@@ -90,7 +90,7 @@ describe("client bundles on a plain http.Server", () => {
       assert.ok(gz.body.length < expected.length, "gzip body is smaller");
       assert.ok(zlib.gunzipSync(gz.body).equals(expected));
 
-      const br = await request(port, `/socket.io/${name}`, { "Accept-Encoding": "gzip, br" });
+      const br = await request(port, `/socket.io/${name}`, { "Accept-Encoding": "br, gzip" });
       assertBundleHeaders(br, name);
       assert.equal(br.headers["content-encoding"], "br");
       assert.equal(br.headers["content-length"], String(br.body.length));
@@ -148,6 +148,11 @@ describe("client bundles on a plain http.Server", () => {
       ["*", "br"],
       ["*, br;q=0", "gzip"],
       ["deflate", undefined],
+      // as socket.io negotiates (accepts): the first listed at equal weight, x-gzip is not gzip,
+      // an unreadable weight refuses
+      ["gzip, br", "gzip"],
+      ["x-gzip", undefined],
+      ["br;q=abc, gzip", "gzip"],
     ];
     for (const [acceptEncoding, expected] of cases) {
       const res = await request(port, "/socket.io/socket.io.esm.min.js", {

@@ -1,12 +1,15 @@
 /**
  * The HTTP long-polling transport: the client holds one GET open to receive (answered as soon as packets are
- * available), and POSTs the packets it sends. Both carry the v4 payload (packets joined by \x1e, binary as
- * "b" + base64). Responses are gzip/deflate compressed when `httpCompression` allows it.
+ * available), and POSTs the packets it sends. Both carry the payload of the session's protocol (protocol.ts; in
+ * revision 4, packets joined by \x1e, binary as "b" + base64). Responses are gzip/deflate compressed when `httpCompression` allows it.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { deflate, gzip, type ZlibOptions } from "node:zlib";
 import createDebug from "debug";
-import { decodePayload, encodePayload, type Packet } from "../packet";
+import { negotiateEncoding } from "../../util/accept-encoding";
+import { TransportErrorMessages } from "../errors";
+import type { Packet } from "../packet";
+import type { EngineProtocol } from "../protocol";
 import {
   type ResponseHeaders,
   runCallbacks,
@@ -16,6 +19,9 @@ import {
 } from "./transport";
 
 const debug = createDebug("switchyard:engine:polling");
+
+/** The codings `httpCompression` can produce, in engine.io's order of preference. */
+const HTTP_CODINGS = ["gzip", "deflate"] as const;
 
 /** A session that is closing waits this long for the client's next poll to deliver the close packet. */
 const CLOSE_TIMEOUT = 30_000;
@@ -38,7 +44,10 @@ export class PollingTransport extends Transport {
   private dataReq: IncomingMessage | null = null;
   private shouldClose: (() => void) | null = null;
 
-  constructor(private readonly host: PollingHost) {
+  constructor(
+    private readonly host: PollingHost,
+    private readonly protocol: EngineProtocol,
+  ) {
     super();
   }
 
@@ -55,7 +64,7 @@ export class PollingTransport extends Transport {
   private onPollRequest(req: IncomingMessage, res: ServerResponse, initial: boolean): void {
     if (this.pollRes !== null) {
       debug("poll overlap from client");
-      this.onError("overlap from client");
+      this.onError(TransportErrorMessages.POLL_OVERLAP);
       res.writeHead(400);
       res.end();
       return;
@@ -63,7 +72,7 @@ export class PollingTransport extends Transport {
     this.pollReq = req;
     this.pollRes = res;
     this.pollInitial = initial;
-    const onClose = (): void => this.onError("poll connection closed prematurely");
+    const onClose = (): void => this.onError(TransportErrorMessages.POLL_CLOSED);
     this.pollOnClose = onClose;
     req.on("close", onClose);
     this.writable = true;
@@ -74,13 +83,13 @@ export class PollingTransport extends Transport {
 
   private onDataRequest(req: IncomingMessage, res: ServerResponse): void {
     if (this.dataReq !== null) {
-      this.onError("data request overlap from client");
+      this.onError(TransportErrorMessages.DATA_OVERLAP);
       res.writeHead(400);
       res.end();
       return;
     }
     if (req.headers["content-type"] === "application/octet-stream") {
-      this.onError("invalid content");
+      this.onError(TransportErrorMessages.INVALID_CONTENT);
       res.writeHead(400);
       res.end();
       return;
@@ -102,7 +111,7 @@ export class PollingTransport extends Transport {
         debug("payload of %d bytes exceeds maxHttpBufferSize", length);
         res.writeHead(413, { Connection: "close" });
         res.end();
-        this.onError("payload too large");
+        this.onError(TransportErrorMessages.PAYLOAD_TOO_LARGE);
         return;
       }
       chunks.push(chunk);
@@ -120,7 +129,7 @@ export class PollingTransport extends Transport {
     };
     const onClose = (): void => {
       cleanup();
-      this.onError("data request connection closed prematurely");
+      this.onError(TransportErrorMessages.DATA_CLOSED);
     };
     req.on("data", onData);
     req.on("end", onEnd);
@@ -128,7 +137,7 @@ export class PollingTransport extends Transport {
   }
 
   private onData(body: string): void {
-    const packets = decodePayload(body);
+    const packets = this.protocol.decodePayload(body);
     for (let i = 0; i < packets.length; i++) {
       const packet = packets[i] as Packet;
       if (packet.type === "close") {
@@ -161,7 +170,7 @@ export class PollingTransport extends Transport {
         break;
       }
     }
-    this.respond(req, res, encodePayload(packets), compress, this.pollInitial);
+    this.respond(req, res, this.protocol.encodePayload(packets), compress, this.pollInitial);
     if (callbacks) runCallbacks(this, callbacks);
     if (closing !== null) closing();
   }
@@ -177,8 +186,8 @@ export class PollingTransport extends Transport {
     const length = Buffer.byteLength(payload);
     const compression = this.host.httpCompression;
     if (compress && compression && length >= compression.threshold) {
-      const encoding = pickEncoding(req.headers["accept-encoding"]);
-      if (encoding !== null) {
+      const encoding = negotiateEncoding(req.headers["accept-encoding"], HTTP_CODINGS);
+      if (encoding !== undefined) {
         const zip = encoding === "gzip" ? gzip : deflate;
         zip(payload, compression, (err, out) => {
           if (err) {
@@ -243,28 +252,4 @@ export class PollingTransport extends Transport {
     if (this.writable) this.send([{ type: "noop" }]);
     super.onClose();
   }
-}
-
-/** gzip or deflate, as the Accept-Encoding header allows (gzip preferred at equal weight), or null. */
-export function pickEncoding(header: string | undefined): "gzip" | "deflate" | null {
-  if (header === undefined || header === "") return null;
-  let gzipQ = -1;
-  let deflateQ = -1;
-  let starQ = -1;
-  for (const part of header.split(",")) {
-    const [rawName, ...params] = part.split(";");
-    const name = (rawName ?? "").trim().toLowerCase();
-    let q = 1;
-    for (const param of params) {
-      const [key, value] = param.split("=");
-      if (key?.trim() === "q") q = Number.parseFloat(value ?? "1") || 0;
-    }
-    if (name === "gzip") gzipQ = q;
-    else if (name === "deflate") deflateQ = q;
-    else if (name === "*") starQ = q;
-  }
-  if (gzipQ === -1) gzipQ = starQ;
-  if (deflateQ === -1) deflateQ = starQ;
-  if (gzipQ <= 0 && deflateQ <= 0) return null;
-  return gzipQ >= deflateQ ? "gzip" : "deflate";
 }

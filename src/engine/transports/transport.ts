@@ -3,6 +3,7 @@
  * probed) through direct method calls: no events and no listener closures on the hot path.
  */
 import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
+import { transportError } from "../errors";
 import type { Packet } from "../packet";
 
 export type TransportName = "polling" | "websocket";
@@ -10,6 +11,7 @@ export type TransportName = "polling" | "websocket";
 /** Called once the packets of one `send()` have been written. */
 export type SendCallback = (transport: Transport) => void;
 
+/** @internal */
 export interface TransportOwner {
   onTransportPacket(transport: Transport, packet: Packet): void;
   onTransportError(transport: Transport, err: Error): void;
@@ -41,6 +43,7 @@ export abstract class Transport {
   discarded = false;
   /** The session id this transport serves. */
   sid = "";
+  /** @internal */
   protected owner: TransportOwner | null = null;
 
   get handlesUpgrades(): boolean {
@@ -74,10 +77,7 @@ export abstract class Transport {
   protected onError(message: string, description?: unknown): void {
     const owner = this.owner;
     if (owner === null) return;
-    const err = new Error(message) as Error & { type: string; description: unknown };
-    err.type = "TransportError";
-    err.description = description;
-    owner.onTransportError(this, err);
+    owner.onTransportError(this, transportError(message, description));
   }
 
   protected onClose(): void {

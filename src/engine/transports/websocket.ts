@@ -6,27 +6,32 @@
  * socket written to during the current tick. Several packets sent to one connection within a tick thus leave in a
  * single `writev`, and a broadcast to N connections costs one scheduled callback, not N.
  *
- * Pre-built frames: when `perMessageDeflate` is off, a packet that carries a {@link PreparedMessage} (or an
- * engine.io-style `options.wsPreEncodedFrame`) is written as its finished frame through ws's `sendFrame`, so a
- * broadcast is framed once for all its targets.
+ * Pre-built frames: when `perMessageDeflate` is off and `ws` offers its socket (ws-internals.ts), every packet
+ * is written as a complete frame: a {@link PreparedMessage}'s frame cached per protocol (a broadcast is framed once
+ * for all its targets), an engine.io-style `options.wsPreEncodedFrame`, or a frame built by the session's protocol.
+ * Otherwise every packet goes through `ws.send()`.
  */
 import type { Socket as NetSocket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { WebSocket as WsSocket } from "ws";
 import createDebug from "debug";
-import { decodeText, encodeForWebSocket, type Packet } from "../packet";
+import { TransportErrorMessages } from "../errors";
+import type { Packet } from "../packet";
+import type { EngineProtocol } from "../protocol";
+import { linkWebSocket, writeFrame } from "../ws-internals";
 import { runCallbacks, type SendCallback, Transport } from "./transport";
 
 const debug = createDebug("switchyard:engine:ws");
 
 const kTransport = Symbol("switchyard:transport");
 
-/** The parts of a `ws` WebSocket that are not in its typings. */
-interface WsInternals {
-  _sender?: { sendFrame?(list: readonly Buffer[], cb?: (err?: Error | null) => void): void } | null;
-  _socket?: NetSocket | null;
+/** The transport, found from a `ws` WebSocket by the shared listeners. */
+interface Tagged {
   [kTransport]?: WebSocketTransport;
 }
+
+/** Fallback backpressure (no `_socket`): unwritable while ws buffers at least this many bytes. */
+const FALLBACK_HIGH_WATER = 16 * 1024;
 
 const COMPRESS = Object.freeze({ compress: true });
 const NO_COMPRESS = Object.freeze({ compress: false });
@@ -69,19 +74,19 @@ export class WebSocketTransport extends Transport {
   /** The `ws` connection. */
   readonly socket: WsSocket;
   private readonly raw: NetSocket | null;
-  private readonly sender: WsInternals["_sender"];
+  private readonly protocol: EngineProtocol;
+  /** Frames are built by the engine and written to `raw` (perMessageDeflate off, `raw` available). */
   private readonly preFramed: boolean;
   private corked = false;
 
-  constructor(ws: WsSocket, perMessageDeflate: boolean) {
+  constructor(ws: WsSocket, perMessageDeflate: boolean, protocol: EngineProtocol) {
     super();
     this.socket = ws;
-    const internals = ws as unknown as WsInternals;
-    this.raw = internals._socket ?? null;
-    this.sender = internals._sender;
-    this.preFramed = !perMessageDeflate && typeof this.sender?.sendFrame === "function";
+    this.protocol = protocol;
+    this.raw = linkWebSocket(ws).raw;
+    this.preFramed = !perMessageDeflate && this.raw !== null;
     this.writable = true;
-    internals[kTransport] = this;
+    (ws as unknown as Tagged)[kTransport] = this;
     ws.on("message", wsOnMessage);
     ws.on("close", wsOnClose);
     ws.on("error", wsOnError);
@@ -101,14 +106,50 @@ export class WebSocketTransport extends Transport {
       debug("send on a websocket that is not open, %d packets dropped", packets.length);
       return;
     }
-    this.cork();
+    const raw = this.raw;
+    if (raw === null) {
+      this.sendFallback(packets, callbacks);
+      return;
+    }
+    this.cork(raw);
     const last = packets.length - 1;
     for (let i = 0; i <= last; i++) {
       const done = i === last && callbacks ? this.completion(callbacks) : undefined;
-      this.write(packets[i] as Packet, done);
+      this.write(raw, packets[i] as Packet, done);
     }
-    const raw = this.raw;
-    if (raw !== null && raw.writableNeedDrain) this.awaitDrain(raw);
+    if (raw.writableNeedDrain) this.awaitDrain(raw);
+  }
+
+  /**
+   * Without the underlying socket: every packet through `ws.send()`; backpressure from ws's `bufferedAmount`
+   * (the transport is unwritable from when it reaches the high-water mark until the last send completes).
+   */
+  private sendFallback(packets: Packet[], callbacks?: readonly SendCallback[] | null): void {
+    const ws = this.socket;
+    const last = packets.length - 1;
+    for (let i = 0; i < last; i++) this.sendData(packets[i] as Packet);
+    const done = callbacks ? this.completion(callbacks) : undefined;
+    const buffered = ws.bufferedAmount;
+    if (typeof buffered === "number" && buffered < FALLBACK_HIGH_WATER) {
+      this.sendData(packets[last] as Packet, done);
+      return;
+    }
+    this.writable = false;
+    this.sendData(packets[last] as Packet, (err) => {
+      done?.(err);
+      if (this.writable || this.readyState !== "open" || ws.readyState !== 1 /* OPEN */) return;
+      this.writable = true;
+      this.owner?.onTransportReady(this);
+    });
+  }
+
+  private sendData(packet: Packet, done?: (err?: Error | null) => void): void {
+    const prepared = packet.prepared;
+    const data =
+      prepared !== undefined
+        ? prepared.wsDataFor(this.protocol)
+        : this.protocol.encodeForWebSocket(packet);
+    this.socket.send(data, packet.options?.compress === false ? NO_COMPRESS : COMPRESS, done);
   }
 
   /**
@@ -126,39 +167,30 @@ export class WebSocketTransport extends Transport {
     });
   }
 
-  private write(packet: Packet, done?: (err?: Error | null) => void): void {
-    const prepared = packet.prepared;
-    if (this.preFramed) {
-      const frame = prepared !== undefined ? prepared.wsFrame : packet.options?.wsPreEncodedFrame;
-      if (frame !== undefined) {
-        this.sender?.sendFrame?.(frame, done);
-        return;
-      }
-      const raw = this.raw;
-      if (raw !== null && prepared === undefined) {
-        // one buffer per frame: a lone frame leaves in a plain write, not a writev of header and payload
-        const single = frameSingle(packet);
-        if (single !== null) {
-          raw.write(single, done);
-          return;
-        }
-      }
+  private write(raw: NetSocket, packet: Packet, done?: (err?: Error | null) => void): void {
+    if (!this.preFramed) {
+      this.sendData(packet, done);
+      return;
     }
-    const data = prepared !== undefined ? prepared.wsData : encodeForWebSocket(packet);
-    this.socket.send(data, packet.options?.compress === false ? NO_COMPRESS : COMPRESS, done);
+    const prepared = packet.prepared;
+    const frame =
+      prepared !== undefined
+        ? prepared.wsFrameFor(this.protocol)
+        : (packet.options?.wsPreEncodedFrame ?? this.protocol.frame(packet));
+    writeFrame(raw, frame, done);
   }
 
   private completion(callbacks: readonly SendCallback[]): (err?: Error | null) => void {
     return (err) => {
-      if (err) this.onError("write error", err.stack);
+      if (err) this.onError(TransportErrorMessages.WRITE_ERROR, err.stack);
       else runCallbacks(this, callbacks);
     };
   }
 
-  private cork(): void {
-    if (this.corked || this.raw === null) return;
+  private cork(raw: NetSocket): void {
+    if (this.corked) return;
     this.corked = true;
-    this.raw.cork();
+    raw.cork();
     corked.push(this);
     scheduleUncork();
   }
@@ -182,9 +214,9 @@ export class WebSocketTransport extends Transport {
         : Array.isArray(data)
           ? Buffer.concat(data)
           : Buffer.from(data);
-      this.onPacket({ type: "message", data: bytes });
+      this.onPacket(this.protocol.decodeWebSocket(bytes));
     } else {
-      this.onPacket(decodeText(data.toString()));
+      this.onPacket(this.protocol.decodeWebSocket(data.toString()));
     }
   }
 
@@ -199,59 +231,8 @@ export class WebSocketTransport extends Transport {
   }
 }
 
-/** Frames up to this payload size are built in one buffer; larger ones are left to ws (no copy of the payload). */
-const MAX_SINGLE_FRAME = 16 * 1024;
-
-/** The complete unmasked, uncompressed frame of a packet in one buffer, or null when the payload is large. */
-function frameSingle(packet: Packet): Buffer | null {
-  const data = packet.data;
-  if (data === undefined || typeof data === "string") {
-    const typeChar = TYPE_CODES[packet.type];
-    const textLength = data === undefined ? 0 : Buffer.byteLength(data);
-    const length = (typeChar === 0 ? 0 : 1) + textLength;
-    if (length > MAX_SINGLE_FRAME) return null;
-    const header = length < 126 ? 2 : 4;
-    const frame = Buffer.allocUnsafe(header + length);
-    writeHeader(frame, 0x81, length);
-    let offset = header;
-    if (typeChar !== 0) frame[offset++] = typeChar;
-    if (data !== undefined) frame.write(data, offset, textLength, "utf8");
-    return frame;
-  }
-  const length = data.length;
-  if (length > MAX_SINGLE_FRAME) return null;
-  const header = length < 126 ? 2 : 4;
-  const frame = Buffer.allocUnsafe(header + length);
-  writeHeader(frame, 0x82, length);
-  data.copy(frame, header);
-  return frame;
-}
-
-/** FIN + opcode, then the 7-bit or 16-bit payload length (no mask). */
-function writeHeader(frame: Buffer, first: number, length: number): void {
-  frame[0] = first;
-  if (length < 126) {
-    frame[1] = length;
-  } else {
-    frame[1] = 126;
-    frame.writeUInt16BE(length, 2);
-  }
-}
-
-/** The packet type as its character code; 0 for "error", which has no type character. */
-const TYPE_CODES: Readonly<Record<Packet["type"], number>> = {
-  open: 48,
-  close: 49,
-  ping: 50,
-  pong: 51,
-  message: 52,
-  upgrade: 53,
-  noop: 54,
-  error: 0,
-};
-
 function transportOf(ws: WsSocket): WebSocketTransport | undefined {
-  return (ws as unknown as WsInternals)[kTransport];
+  return (ws as unknown as Tagged)[kTransport];
 }
 
 function wsOnMessage(
