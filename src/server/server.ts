@@ -11,6 +11,7 @@ import {
   type AdapterConstructor,
   type AdapterNamespace,
   type AdapterPacket,
+  type EncodedPacket,
   type Room,
 } from "../adapter/adapter";
 import {
@@ -23,6 +24,7 @@ import {
 import * as defaultParser from "../parser";
 import type { BroadcastOperator } from "./broadcast";
 import { Client } from "./client";
+import { expressHandlerError, invalidPortError } from "./errors";
 import { type Middleware, Namespace } from "./namespace";
 import { ParentNamespace } from "./parent-namespace";
 import type { RemoteSocket } from "./remote-socket";
@@ -209,14 +211,12 @@ export class Server<
 
   attach(srv: HttpLikeServer | number | string, opts: Partial<ServerOptions> = {}): this {
     if (typeof srv === "function") {
-      throw new Error(
-        "You are trying to attach socket.io to an express request handler function. Please pass a http.Server instance.",
-      );
+      throw expressHandlerError();
     }
     let server: HttpLikeServer;
     if (typeof srv === "number" || typeof srv === "string") {
       const port = Number(srv);
-      if (!Number.isInteger(port)) throw new Error(`Invalid port: ${String(srv)}`);
+      if (!Number.isInteger(port)) throw invalidPortError(srv);
       debug("creating an http server listening on %d", port);
       server = http.createServer((_req, res) => {
         res.writeHead(404);
@@ -342,11 +342,22 @@ export class Server<
     this.sockets._fire("new_namespace", nsp);
   }
 
-  /** @internal Encodes a broadcast once; the result is written as is to every target connection. */
-  encodeForBroadcast(packet: AdapterPacket): unknown[] {
-    const encoded = this.encoder.encode(packet as defaultParser.Packet) as unknown[];
+  /**
+   * @internal Encodes a packet. A parser of socket.io-parser's shape returns the parts to write (a string or
+   * Buffer, then the attachments), whatever its typings say (socket.io-msgpack-parser's say ArrayBuffer).
+   */
+  _encode(packet: AdapterPacket): ReadonlyArray<string | Buffer> {
+    return this.encoder.encode(packet as defaultParser.Packet) as ReadonlyArray<string | Buffer>;
+  }
+
+  /**
+   * @internal Encodes a broadcast once (see `Namespace.encodeBroadcast`); the result is written as is to every
+   * target connection.
+   */
+  _encodeForBroadcast(packet: AdapterPacket): EncodedPacket {
+    const encoded = this._encode(packet);
     if (!this.prepareBroadcasts) return encoded;
-    return encoded.map((part) => new PreparedMessage(part as string | Buffer));
+    return encoded.map((part) => new PreparedMessage(part));
   }
 
   // The main namespace's methods
