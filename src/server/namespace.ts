@@ -306,7 +306,10 @@ export class Namespace<
     );
   }
 
-  /** @internal An event from another node: dispatched to this namespace's listeners. */
+  /**
+   * An event from another node: dispatched to this namespace's listeners. Part of the adapter boundary
+   * (`AdapterNamespace`), so not internal: it stays in the published types.
+   */
   _onServerSideEmit(args: unknown[]): void {
     const [ev, ...rest] = args;
     this.emitUntyped(String(ev), ...rest);
