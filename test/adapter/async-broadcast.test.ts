@@ -11,8 +11,8 @@ import type { AdapterPacket } from "../../src/adapter/adapter";
 import { next, start } from "../support/io";
 
 /** The next `error` of the adapter (rejects after 5 s). */
-function adapterError(adapter: Adapter): Promise<Error[]> {
-  return once(adapter, "error", { signal: AbortSignal.timeout(5000) }) as Promise<Error[]>;
+function adapterError(adapter: Adapter): Promise<[Error]> {
+  return once(adapter, "error", { signal: AbortSignal.timeout(5000) }) as Promise<[Error]>;
 }
 
 class DeferredAdapter extends Adapter {
