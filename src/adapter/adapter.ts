@@ -4,12 +4,17 @@
  * For adapter authors: the layers above (Namespace, BroadcastOperator) call only the methods of `Adapter`
  * below. A cluster adapter subclasses `Adapter`, keeps the local behaviour through `super`, and adds the
  * messages to other nodes. Methods that a cluster must answer asynchronously return Promises; the others
- * are fire-and-forget on the local node and forwarded to peers by the subclass.
+ * are fire-and-forget on the local node and forwarded to peers by the subclass. `broadcast` and
+ * `broadcastWithAck` may return a Promise (an adapter that must learn something from its backend, such as
+ * an offset, before delivering locally): the layer above reports its rejection on the adapter's `error`
+ * event.
  *
- * The adapter never touches transports: a broadcast packet is encoded once by the namespace's server
- * (`encodeForBroadcast`), and the opaque result is handed to each target client's `writeToEngine`.
+ * The adapter never touches clients, transports or a socket's acks: it asks its namespace (`AdapterNamespace`)
+ * to encode a packet once (`encodeBroadcast`), to write the encoded packet to each target (`deliver`), and
+ * to give a packet an ack id and await the targets' answers (`expectAcks`).
  */
 import { EventEmitter } from "node:events";
+import type { PreparedMessage } from "../engine";
 
 export type SocketId = string;
 export type Room = string | number;
@@ -21,7 +26,7 @@ export interface BroadcastFlags {
   broadcast?: boolean;
   binary?: boolean;
   timeout?: number;
-  /** Set by cluster adapters on requests coming from another node (never re-published). */
+  /** Set by a RemoteSocket's operator: the ack callback gets the one target's answer, not an array. */
   expectSingleResponse?: boolean;
 }
 
@@ -40,36 +45,68 @@ export interface AdapterPacket {
   attachments?: number;
 }
 
-export interface WriteOptions {
-  preEncoded?: boolean;
-  volatile?: boolean;
-  compress?: boolean;
+/**
+ * A packet encoded for the wire, written as is to every target connection: the parser's parts (a string,
+ * then one Buffer per binary attachment), each possibly pre-framed by the engine (`PreparedMessage`).
+ */
+export type EncodedPacket = ReadonlyArray<string | Buffer | PreparedMessage>;
+
+/** How a broadcast is written to each target: the broadcast flags the engine write reads. */
+export interface DeliveryFlags {
+  /** Dropped for a connection that cannot take it right now. */
+  readonly volatile?: boolean;
+  /** Compressed unless false. */
+  readonly compress?: boolean;
 }
 
-/** What the adapter may ask of a socket: membership, delivery and a plain-data description. */
+/** What the adapter may ask of a socket: membership and a plain-data description. */
 export interface AdapterSocket {
   readonly id: SocketId;
   readonly rooms: Set<Room>;
   readonly handshake: unknown;
   data: unknown;
-  readonly client: { writeToEngine(encoded: unknown, opts: WriteOptions): void };
-  readonly acks: Map<number, (...args: unknown[]) => void>;
   join(rooms: Room | Room[]): Promise<void> | void;
   leave(room: Room): Promise<void> | void;
   disconnect(close?: boolean): unknown;
-  notifyOutgoingListeners?(packet: AdapterPacket): void;
+}
+
+/**
+ * The answers awaited for one broadcast with acks, as `AdapterNamespace.expectAcks` returns it: `expect`
+ * each target before delivering to it, then `end` once every local target was reached.
+ */
+export interface AckExpectation {
+  /** `socket`'s answer to the packet's ack id goes to the broadcast's ack callback. */
+  expect(socket: AdapterSocket): void;
+  /** Every local target is known; with a timeout, the answers still awaited then are forgotten. */
+  end(): void;
 }
 
 /** What the adapter may ask of its namespace. */
 export interface AdapterNamespace {
   readonly name: string;
-  readonly sockets: Map<SocketId, AdapterSocket>;
-  readonly server: {
-    readonly encoder: { encode(packet: AdapterPacket): unknown };
-    encodeForBroadcast?(packet: AdapterPacket): unknown;
-  };
-  /** Next broadcast ack id of this namespace. */
-  _ids: number;
+  /** The connected sockets of this node, by id. */
+  readonly sockets: ReadonlyMap<SocketId, AdapterSocket>;
+  /** Encodes `packet` (its `nsp` set to this namespace) once for every target. */
+  encodeBroadcast(packet: AdapterPacket): EncodedPacket;
+  /**
+   * Writes an encoded packet to one socket of this namespace (one taken from `sockets`); its outgoing
+   * catch-all listeners hear `packet`.
+   */
+  deliver(
+    socket: AdapterSocket,
+    packet: AdapterPacket,
+    encoded: EncodedPacket,
+    flags: DeliveryFlags,
+  ): void;
+  /**
+   * Gives `packet` a new ack id of this namespace, and returns the handle that registers `ack` for each
+   * target: with `timeout` (ms), an answer that did not come in time is forgotten.
+   */
+  expectAcks(
+    packet: AdapterPacket,
+    ack: (...args: unknown[]) => void,
+    timeout: number | undefined,
+  ): AckExpectation;
   /** Delivers an event sent by another node with `serverSideEmit` to this namespace's listeners. */
   _onServerSideEmit(args: unknown[]): void;
 }
@@ -153,15 +190,15 @@ export class Adapter extends EventEmitter {
     if (members.size === 0 && this.rooms.delete(room)) this.emit("delete-room", room);
   }
 
-  /** Sends a packet to every local socket matching `opts`; the packet is encoded once for all of them. */
-  broadcast(packet: AdapterPacket, opts: BroadcastOptions): void {
-    const writeOpts = this.writeOptions(opts);
-    packet.nsp = this.nsp.name;
-    const encoded = this.encode(packet);
-    this.apply(opts, (socket) => {
-      socket.notifyOutgoingListeners?.(packet);
-      socket.client.writeToEngine(encoded, writeOpts);
-    });
+  /**
+   * Sends a packet to every local socket matching `opts`; the packet is encoded once for all of them. May
+   * return a Promise in a subclass (the layer above reports a rejection on `error`); this one is synchronous.
+   */
+  broadcast(packet: AdapterPacket, opts: BroadcastOptions): void | Promise<void> {
+    const nsp = this.nsp;
+    const flags = opts.flags ?? NO_FLAGS;
+    const encoded = nsp.encodeBroadcast(packet);
+    this.apply(opts, (socket) => nsp.deliver(socket, packet, encoded, flags));
   }
 
   /**
@@ -173,29 +210,19 @@ export class Adapter extends EventEmitter {
     opts: BroadcastOptions,
     clientCountCallback: (clientCount: number) => void,
     ack: (...args: unknown[]) => void,
-  ): void {
-    const writeOpts = this.writeOptions(opts);
-    packet.nsp = this.nsp.name;
-    packet.id = this.nsp._ids++;
-    const encoded = this.encode(packet);
-    const id = packet.id;
-    // With a timeout, the acks still awaited when it expires are forgotten: a late answer has nowhere to go.
-    const timeout = opts.flags?.timeout;
-    const awaiting: AdapterSocket[] | undefined = timeout === undefined ? undefined : [];
+  ): void | Promise<void> {
+    const nsp = this.nsp;
+    const flags = opts.flags ?? NO_FLAGS;
+    const acks = nsp.expectAcks(packet, ack, flags.timeout);
+    const encoded = nsp.encodeBroadcast(packet);
     let clientCount = 0;
     this.apply(opts, (socket) => {
       clientCount++;
-      socket.acks.set(id, ack);
-      awaiting?.push(socket);
-      socket.notifyOutgoingListeners?.(packet);
-      socket.client.writeToEngine(encoded, writeOpts);
+      acks.expect(socket);
+      nsp.deliver(socket, packet, encoded, flags);
     });
     clientCountCallback(clientCount);
-    if (awaiting && awaiting.length > 0) {
-      setTimeout(() => {
-        for (const socket of awaiting) socket.acks.delete(id);
-      }, timeout).unref();
-    }
+    acks.end();
   }
 
   /** The ids of the sockets in any of `rooms` (all sockets when empty). */
@@ -284,19 +311,9 @@ export class Adapter extends EventEmitter {
     }
     return ids;
   }
-
-  protected encode(packet: AdapterPacket): unknown {
-    const server = this.nsp.server;
-    return server.encodeForBroadcast
-      ? server.encodeForBroadcast(packet)
-      : server.encoder.encode(packet);
-  }
-
-  private writeOptions(opts: BroadcastOptions): WriteOptions {
-    const flags = opts.flags ?? {};
-    return { preEncoded: true, volatile: flags.volatile, compress: flags.compress };
-  }
 }
+
+const NO_FLAGS: BroadcastFlags = Object.freeze({});
 
 /** The factory form of the `adapter` option: a class, or a function building one for a namespace. */
 export type AdapterConstructor =

@@ -3,6 +3,7 @@
  * emit (with or without acks), and the utility methods socketsJoin, socketsLeave, disconnectSockets,
  * fetchSockets. Every operation goes through the namespace's adapter, so a cluster adapter extends it to all nodes.
  */
+import createDebug from "debug";
 import type {
   Adapter,
   BroadcastFlags,
@@ -11,6 +12,8 @@ import type {
   SocketDescription,
 } from "../adapter/adapter";
 import { PacketType, RESERVED_EVENTS } from "../parser";
+import { ackPromise } from "./acks";
+import { reservedEventError, timeoutError, toError } from "./errors";
 import { RemoteSocket } from "./remote-socket";
 import type { Socket } from "./socket";
 import type {
@@ -25,10 +28,21 @@ import type {
   SecondArg,
 } from "./typed-events";
 
-export const TIMEOUT_MESSAGE = "operation has timed out";
+const debug = createDebug("switchyard:broadcast");
 
-export function reservedEventError(ev: string | symbol): Error {
-  return new Error(`"${String(ev)}" is a reserved event name`);
+/**
+ * Handles what an adapter method returned: nothing (done synchronously, the in-memory path: nothing more
+ * happens), or a Promise whose rejection is reported on the adapter's `error` event (or the debug log when
+ * nobody listens), never left unhandled.
+ */
+export function watchAdapterResult(adapter: Adapter, result: void | Promise<unknown>): void {
+  if (result !== undefined)
+    result.then(undefined, (err: unknown) => reportAdapterError(adapter, err));
+}
+
+function reportAdapterError(adapter: Adapter, err: unknown): void {
+  if (adapter.listenerCount("error") > 0) adapter.emit("error", toError(err));
+  else debug("adapter of %s failed: %o", adapter.nsp.name, err);
 }
 
 export class BroadcastOperator<
@@ -104,7 +118,8 @@ export class BroadcastOperator<
     const packet = { type: PacketType.EVENT, nsp: "", data };
     const last = data[data.length - 1];
     if (typeof last !== "function") {
-      this.adapter.broadcast(packet, this.options());
+      const result = this.adapter.broadcast(packet, this.options());
+      if (result !== undefined) watchAdapterResult(this.adapter, result);
       return true;
     }
     data.pop();
@@ -132,7 +147,7 @@ export class BroadcastOperator<
     };
     const timer = setTimeout(() => {
       timedOut = true;
-      finish(new Error(TIMEOUT_MESSAGE));
+      finish(timeoutError());
     }, this.flags.timeout);
     const checkCompleteness = () => {
       if (
@@ -143,7 +158,7 @@ export class BroadcastOperator<
         finish(null);
       }
     };
-    this.adapter.broadcastWithAck(
+    const result = this.adapter.broadcastWithAck(
       packet,
       this.options(),
       (clientCount) => {
@@ -156,12 +171,19 @@ export class BroadcastOperator<
         checkCompleteness();
       },
     );
+    if (result !== undefined) {
+      // an adapter that failed to broadcast: reported, and the caller learns it at once
+      result.then(undefined, (err: unknown) => {
+        reportAdapterError(this.adapter, err);
+        finish(toError(err));
+      });
+    }
     this.adapter.serverCount().then(
       (count) => {
         expectedServerCount = count;
         checkCompleteness();
       },
-      (err: unknown) => finish(err instanceof Error ? err : new Error(String(err))),
+      (err: unknown) => finish(toError(err)),
     );
   }
 
@@ -170,17 +192,11 @@ export class BroadcastOperator<
     ev: Ev,
     ...args: AllButLast<EventParams<EmitEvents, Ev>>
   ): Promise<SecondArg<Last<EventParams<EmitEvents, Ev>>>> {
-    return new Promise((resolve, reject) => {
-      const callback = (err: Error | null, responses: unknown) => {
-        if (err) {
-          (err as Error & { responses?: unknown }).responses = responses;
-          reject(err);
-        } else {
-          resolve(responses as SecondArg<Last<EventParams<EmitEvents, Ev>>>);
-        }
-      };
-      (this.emit as (ev: Ev, ...rest: unknown[]) => boolean)(ev, ...args, callback);
-    });
+    return ackPromise(
+      (callback) => (this.emit as (ev: Ev, ...rest: unknown[]) => boolean)(ev, ...args, callback),
+      true,
+      true,
+    );
   }
 
   /** The ids of the target sockets (deprecated in socket.io in favour of fetchSockets). */
@@ -200,17 +216,23 @@ export class BroadcastOperator<
 
   /** Makes the target sockets join `room`. */
   socketsJoin(room: Room | Room[]): void {
-    settle(this.adapter.addSockets(this.options(), Array.isArray(room) ? room : [room]));
+    watchAdapterResult(
+      this.adapter,
+      this.adapter.addSockets(this.options(), Array.isArray(room) ? room : [room]),
+    );
   }
 
   /** Makes the target sockets leave `room`. */
   socketsLeave(room: Room | Room[]): void {
-    settle(this.adapter.delSockets(this.options(), Array.isArray(room) ? room : [room]));
+    watchAdapterResult(
+      this.adapter,
+      this.adapter.delSockets(this.options(), Array.isArray(room) ? room : [room]),
+    );
   }
 
   /** Disconnects the target sockets; with `close`, their whole underlying connection too. */
   disconnectSockets(close = false): void {
-    settle(this.adapter.disconnectSockets(this.options(), close));
+    watchAdapterResult(this.adapter, this.adapter.disconnectSockets(this.options(), close));
   }
 }
 
@@ -221,9 +243,4 @@ function addRooms(set: Set<Room>, room: Room | Room[]): void {
 
 function isLocalSocket(socket: object): boolean {
   return "client" in socket && "nsp" in socket;
-}
-
-/** Cluster adapters answer some requests with Promises; a failure there is reported by the adapter itself. */
-function settle(result: Promise<void> | void): void {
-  if (result) result.catch(() => {});
 }

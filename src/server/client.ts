@@ -5,14 +5,25 @@
  */
 import type { IncomingMessage } from "node:http";
 import createDebug from "debug";
-import type { WriteOptions } from "../adapter/adapter";
+import type { EncodedPacket } from "../adapter/adapter";
 import type { Socket as EngineSocket } from "../engine";
 import { type Packet, PacketType } from "../parser";
+import { ServerErrorMessage } from "./errors";
 import type { Server } from "./server";
 import type { DisconnectReason, Socket } from "./socket";
 import type { DefaultEventsMap, EventsMap } from "./typed-events";
 
 const debug = createDebug("switchyard:client");
+
+/** How encoded packets are written to the connection (socket.io's `writeToEngine` options). */
+export interface WriteOptions {
+  /** Accepted for socket.io compatibility: what `writeToEngine` gets is always encoded. */
+  preEncoded?: boolean;
+  /** Dropped when the transport cannot take it right now. */
+  volatile?: boolean;
+  /** Compressed unless false. */
+  compress?: boolean;
+}
 
 // Shared by every write: the engine only reads them.
 const COMPRESSED = Object.freeze({ compress: true });
@@ -25,7 +36,10 @@ export class Client<
   SocketData = unknown,
 > {
   readonly id: string;
-  /** The HTTP request that opened the connection (the engine may drop its own reference to save memory). */
+  /**
+   * The HTTP request that opened the connection: `socket.request` and the handshake read this reference,
+   * which stays even when the application drops the engine's `conn.request` to save memory.
+   */
   readonly request: IncomingMessage;
   private readonly decoder: InstanceType<Server["_parser"]["Decoder"]>;
   /** Sockets by namespace name. */
@@ -90,7 +104,7 @@ export class Client<
         this._packet({
           type: PacketType.CONNECT_ERROR,
           nsp: name,
-          data: { message: "Invalid namespace" },
+          data: { message: ServerErrorMessage.INVALID_NAMESPACE },
         });
       }
     });
@@ -148,11 +162,14 @@ export class Client<
   /** @internal Encodes and writes a packet. */
   _packet(packet: Packet, opts: WriteOptions = {}): void {
     if (this.conn.readyState !== "open") return;
-    this.writeToEngine(this.server.encoder.encode(packet), opts);
+    this.writeToEngine(this.server._encode(packet), opts);
   }
 
-  /** Writes encoded packets (strings, buffers or prepared broadcast messages) to the connection. */
-  writeToEngine(encoded: unknown, opts: WriteOptions): void {
+  /**
+   * Writes encoded packets (strings, buffers or prepared broadcast messages) to the connection. Our
+   * namespace calls it for broadcasts (`Namespace.deliver`); socket.io-adapter based adapters call it too.
+   */
+  writeToEngine(encoded: EncodedPacket, opts: WriteOptions): void {
     const conn = this.conn;
     if (conn.readyState !== "open") return;
     if (opts.volatile && !conn.transport.writable) {
@@ -160,7 +177,7 @@ export class Client<
       return;
     }
     const sendOpts = opts.compress === false ? UNCOMPRESSED : COMPRESSED;
-    for (const part of encoded as unknown[]) conn.write(part as string, sendOpts);
+    for (const part of encoded) conn.write(part, sendOpts);
   }
 
   /** @internal An engine message: decoded whole, then its packets handled. */

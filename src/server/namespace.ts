@@ -2,9 +2,18 @@
  * Namespace: a set of sockets sharing middlewares, rooms (through its adapter) and events.
  */
 import createDebug from "debug";
-import type { Adapter, Room } from "../adapter/adapter";
-import { BroadcastOperator } from "./broadcast";
-import { runMiddlewares } from "./middleware";
+import type {
+  AckExpectation,
+  Adapter,
+  AdapterPacket,
+  DeliveryFlags,
+  EncodedPacket,
+  Room,
+} from "../adapter/adapter";
+import { runMiddlewares } from "../util/middleware";
+import { type Ack, BroadcastAcks, ackPromise } from "./acks";
+import { BroadcastOperator, watchAdapterResult } from "./broadcast";
+import { binaryInServerSideEmitError, reservedEventError } from "./errors";
 import type { Client } from "./client";
 import type { RemoteSocket } from "./remote-socket";
 import type { Server } from "./server";
@@ -78,7 +87,10 @@ export class Namespace<
   adapter!: Adapter;
   /** @internal Connection middlewares. */
   _fns: Array<Middleware<ListenEvents, EmitEvents, ServerSideEvents, SocketData>> = [];
-  /** @internal Next ack id for packets sent in this namespace. */
+  /**
+   * @internal Next ack id for packets sent in this namespace (socket.io's name: third-party adapters built
+   * on socket.io-adapter read and bump it; ours go through `expectAcks`).
+   */
   _ids = 0;
 
   constructor(
@@ -113,27 +125,60 @@ export class Namespace<
       client,
       auth,
     );
-    runMiddlewares(this._fns.slice(), socket, (err) => {
-      process.nextTick(() => {
-        if (client.conn.readyState !== "open") {
-          debug("connection closed during the middlewares of %s", this.name);
-          socket._cleanup();
-          return;
-        }
-        if (err) {
-          debug("middleware refused a socket of %s: %s", this.name, err.message);
-          socket._error(err);
-          socket._cleanup();
-          return;
-        }
-        this.sockets.set(socket.id, socket);
-        socket._onconnect();
-        onConnected(socket);
-        this.emitReserved("connect", socket);
-        this.emitReserved("connection", socket);
-      });
-    });
+    runMiddlewares<
+      Middleware<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
+      ExtendedError
+    >(
+      this._fns.slice(),
+      (fn, next) => fn(socket, next),
+      (err) => {
+        process.nextTick(() => {
+          if (client.conn.readyState !== "open") {
+            debug("connection closed during the middlewares of %s", this.name);
+            socket._cleanup();
+            return;
+          }
+          if (err) {
+            debug("middleware refused a socket of %s: %s", this.name, err.message);
+            socket._error(err);
+            socket._cleanup();
+            return;
+          }
+          this.sockets.set(socket.id, socket);
+          socket._onconnect();
+          onConnected(socket);
+          this.emitReserved("connect", socket);
+          this.emitReserved("connection", socket);
+        });
+      },
+    );
     return socket;
+  }
+
+  // The adapter boundary (AdapterNamespace): what an adapter asks of its namespace for a broadcast
+
+  /** Encodes `packet` (its `nsp` set to this namespace) once for every target of a broadcast. */
+  encodeBroadcast(packet: AdapterPacket): EncodedPacket {
+    packet.nsp = this.name;
+    return this.server._encodeForBroadcast(packet);
+  }
+
+  /** Writes an encoded broadcast to one socket of this namespace; its outgoing catch-all listeners hear it. */
+  deliver(
+    socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
+    packet: AdapterPacket,
+    encoded: EncodedPacket,
+    flags: DeliveryFlags,
+  ): void {
+    socket.notifyOutgoingListeners(packet);
+    socket.client.writeToEngine(encoded, flags);
+  }
+
+  /** Gives `packet` a new ack id and returns the handle registering `ack` on each target socket. */
+  expectAcks(packet: AdapterPacket, ack: Ack, timeout: number | undefined): AckExpectation {
+    const id = this._ids++;
+    packet.id = id;
+    return new BroadcastAcks(id, ack, timeout);
   }
 
   /** @internal A socket left this namespace. */
@@ -240,14 +285,11 @@ export class Namespace<
     ev: Ev,
     ...args: EventParams<DecorateAcknowledgementsWithMultipleResponses<ServerSideEvents>, Ev>
   ): boolean {
-    if (typeof ev === "string" && NAMESPACE_RESERVED_EVENTS.has(ev)) {
-      throw new Error(`"${ev}" is a reserved event name`);
-    }
+    if (typeof ev === "string" && NAMESPACE_RESERVED_EVENTS.has(ev)) throw reservedEventError(ev);
     const packet: unknown[] = [ev, ...args];
     const withAck = typeof packet[packet.length - 1] === "function";
     assertJsonOnly(withAck ? packet.slice(0, -1) : packet);
-    const result = this.adapter.serverSideEmit(packet);
-    if (result) result.catch((err: unknown) => debug("serverSideEmit failed: %o", err));
+    watchAdapterResult(this.adapter, this.adapter.serverSideEmit(packet));
     return true;
   }
 
@@ -256,20 +298,18 @@ export class Namespace<
     ev: Ev,
     ...args: AllButLast<EventParams<ServerSideEvents, Ev>>
   ): Promise<FirstArg<Last<EventParams<ServerSideEvents, Ev>>>[]> {
-    return new Promise((resolve, reject) => {
-      const callback = (err: Error | null, responses: unknown[]) => {
-        if (err) {
-          (err as Error & { responses?: unknown[] }).responses = responses;
-          reject(err);
-        } else {
-          resolve(responses as FirstArg<Last<EventParams<ServerSideEvents, Ev>>>[]);
-        }
-      };
-      (this.serverSideEmit as (ev: Ev, ...rest: unknown[]) => boolean)(ev, ...args, callback);
-    });
+    return ackPromise(
+      (callback) =>
+        (this.serverSideEmit as (ev: Ev, ...rest: unknown[]) => boolean)(ev, ...args, callback),
+      true,
+      true,
+    );
   }
 
-  /** @internal An event from another node: dispatched to this namespace's listeners. */
+  /**
+   * An event from another node: dispatched to this namespace's listeners. Part of the adapter boundary
+   * (`AdapterNamespace`), so not internal: it stays in the published types.
+   */
   _onServerSideEmit(args: unknown[]): void {
     const [ev, ...rest] = args;
     this.emitUntyped(String(ev), ...rest);
@@ -287,9 +327,7 @@ function assertJsonOnly(args: unknown[]): void {
   const visit = (value: unknown): void => {
     if (value === null || typeof value !== "object") return;
     if (Buffer.isBuffer(value) || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
-      throw new Error(
-        "serverSideEmit() arguments must be JSON-serializable: binary data is not supported",
-      );
+      throw binaryInServerSideEmitError();
     }
     if (seen.has(value)) return;
     seen.add(value);

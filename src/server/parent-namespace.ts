@@ -4,6 +4,8 @@
  * apply to every child, and its broadcasts reach every child.
  */
 import { Adapter, type AdapterPacket, type BroadcastOptions } from "../adapter/adapter";
+import { watchAdapterResult } from "./broadcast";
+import { parentFetchSocketsError } from "./errors";
 import { Namespace } from "./namespace";
 import type { RemoteSocket } from "./remote-socket";
 import type { Server } from "./server";
@@ -19,7 +21,10 @@ class ParentBroadcastAdapter extends Adapter {
   }
 
   override broadcast(packet: AdapterPacket, opts: BroadcastOptions): void {
-    for (const child of this.parent.children) child.adapter.broadcast({ ...packet }, opts);
+    for (const child of this.parent.children) {
+      const result = child.adapter.broadcast({ ...packet }, opts);
+      if (result !== undefined) watchAdapterResult(child.adapter, result);
+    }
   }
 }
 
@@ -46,7 +51,7 @@ export class ParentNamespace<
     >
   > {
     // A parent has no sockets of its own; each child answers for its members.
-    throw new Error("fetchSockets() is not supported on parent namespaces");
+    throw parentFetchSocketsError();
   }
 
   /** @internal Creates the child namespace `name`, inheriting middlewares and connection listeners. */

@@ -2,6 +2,7 @@
  * Server: the Socket.IO server. It owns the Engine.IO server (`io.engine`), the namespaces, the parser and the
  * adapter factory, and exposes the main namespace's methods on itself, as socket.io does.
  */
+import type { EventEmitter } from "node:events";
 import * as http from "node:http";
 import type { Http2SecureServer, Http2Server } from "node:http2";
 import type { Server as HttpsServer } from "node:https";
@@ -11,6 +12,7 @@ import {
   type AdapterConstructor,
   type AdapterNamespace,
   type AdapterPacket,
+  type EncodedPacket,
   type Room,
 } from "../adapter/adapter";
 import {
@@ -23,6 +25,7 @@ import {
 import * as defaultParser from "../parser";
 import type { BroadcastOperator } from "./broadcast";
 import { Client } from "./client";
+import { expressHandlerError, invalidPortError } from "./errors";
 import { type Middleware, Namespace } from "./namespace";
 import { ParentNamespace } from "./parent-namespace";
 import type { RemoteSocket } from "./remote-socket";
@@ -38,6 +41,8 @@ import {
   type EventsMap,
   type FirstArg,
   type Last,
+  type ReservedOrUserEventNames,
+  type ReservedOrUserListener,
   StrictEventEmitter,
 } from "./typed-events";
 
@@ -82,6 +87,9 @@ export interface ServerReservedEventsMap<
     namespace: Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
   ) => void;
 }
+
+/** What EventEmitter's untyped listener methods take. */
+type UntypedListener = Parameters<EventEmitter["addListener"]>[1];
 
 type DynamicMatcher = (
   name: string,
@@ -209,14 +217,12 @@ export class Server<
 
   attach(srv: HttpLikeServer | number | string, opts: Partial<ServerOptions> = {}): this {
     if (typeof srv === "function") {
-      throw new Error(
-        "You are trying to attach socket.io to an express request handler function. Please pass a http.Server instance.",
-      );
+      throw expressHandlerError();
     }
     let server: HttpLikeServer;
     if (typeof srv === "number" || typeof srv === "string") {
       const port = Number(srv);
-      if (!Number.isInteger(port)) throw new Error(`Invalid port: ${String(srv)}`);
+      if (!Number.isInteger(port)) throw invalidPortError(srv);
       debug("creating an http server listening on %d", port);
       server = http.createServer((_req, res) => {
         res.writeHead(404);
@@ -342,11 +348,22 @@ export class Server<
     this.sockets._fire("new_namespace", nsp);
   }
 
-  /** @internal Encodes a broadcast once; the result is written as is to every target connection. */
-  encodeForBroadcast(packet: AdapterPacket): unknown[] {
-    const encoded = this.encoder.encode(packet as defaultParser.Packet) as unknown[];
+  /**
+   * @internal Encodes a packet. A parser of socket.io-parser's shape returns the parts to write (a string or
+   * Buffer, then the attachments), whatever its typings say (socket.io-msgpack-parser's say ArrayBuffer).
+   */
+  _encode(packet: AdapterPacket): ReadonlyArray<string | Buffer> {
+    return this.encoder.encode(packet as defaultParser.Packet) as ReadonlyArray<string | Buffer>;
+  }
+
+  /**
+   * @internal Encodes a broadcast once (see `Namespace.encodeBroadcast`); the result is written as is to every
+   * target connection.
+   */
+  _encodeForBroadcast(packet: AdapterPacket): EncodedPacket {
+    const encoded = this._encode(packet);
     if (!this.prepareBroadcasts) return encoded;
-    return encoded.map((part) => new PreparedMessage(part as string | Buffer));
+    return encoded.map((part) => new PreparedMessage(part));
   }
 
   // The main namespace's methods
@@ -450,6 +467,144 @@ export class Server<
     this.sockets.disconnectSockets(close);
   }
 
+  // Listener registration on the server is registration on the main namespace, as in socket.io:
+  // `io.on("connection")` and the server-side events of other nodes are heard there.
+
+  override on<
+    Ev extends ReservedOrUserEventNames<
+      ServerReservedEventsMap<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
+      ServerSideEvents
+    >,
+  >(
+    ev: Ev,
+    listener: ReservedOrUserListener<
+      ServerReservedEventsMap<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
+      ServerSideEvents,
+      Ev
+    >,
+  ): this {
+    this.mainEmitter().on(ev, listener);
+    return this;
+  }
+
+  override once<
+    Ev extends ReservedOrUserEventNames<
+      ServerReservedEventsMap<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
+      ServerSideEvents
+    >,
+  >(
+    ev: Ev,
+    listener: ReservedOrUserListener<
+      ServerReservedEventsMap<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
+      ServerSideEvents,
+      Ev
+    >,
+  ): this {
+    this.mainEmitter().once(ev, listener);
+    return this;
+  }
+
+  override off<
+    Ev extends ReservedOrUserEventNames<
+      ServerReservedEventsMap<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
+      ServerSideEvents
+    >,
+  >(
+    ev: Ev,
+    listener: ReservedOrUserListener<
+      ServerReservedEventsMap<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
+      ServerSideEvents,
+      Ev
+    >,
+  ): this {
+    this.mainEmitter().off(ev, listener);
+    return this;
+  }
+
+  override removeListener<
+    Ev extends ReservedOrUserEventNames<
+      ServerReservedEventsMap<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
+      ServerSideEvents
+    >,
+  >(
+    ev: Ev,
+    listener: ReservedOrUserListener<
+      ServerReservedEventsMap<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
+      ServerSideEvents,
+      Ev
+    >,
+  ): this {
+    this.mainEmitter().removeListener(ev, listener);
+    return this;
+  }
+
+  override listeners<
+    Ev extends ReservedOrUserEventNames<
+      ServerReservedEventsMap<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
+      ServerSideEvents
+    >,
+  >(
+    ev: Ev,
+  ): ReservedOrUserListener<
+    ServerReservedEventsMap<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
+    ServerSideEvents,
+    Ev
+  >[] {
+    return this.mainEmitter().listeners(ev) as ReservedOrUserListener<
+      ServerReservedEventsMap<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
+      ServerSideEvents,
+      Ev
+    >[];
+  }
+
+  override addListener(ev: string | symbol, listener: UntypedListener): this {
+    this.mainEmitter().addListener(ev, listener);
+    return this;
+  }
+
+  override prependListener(ev: string | symbol, listener: UntypedListener): this {
+    this.mainEmitter().prependListener(ev, listener);
+    return this;
+  }
+
+  override prependOnceListener(ev: string | symbol, listener: UntypedListener): this {
+    this.mainEmitter().prependOnceListener(ev, listener);
+    return this;
+  }
+
+  override removeAllListeners(ev?: string | symbol): this {
+    // EventEmitter tells "every event" from "the event undefined" by the number of arguments
+    if (ev === undefined) this.mainEmitter().removeAllListeners();
+    else this.mainEmitter().removeAllListeners(ev);
+    return this;
+  }
+
+  override rawListeners(ev: string | symbol): ReturnType<EventEmitter["rawListeners"]> {
+    return this.mainEmitter().rawListeners(ev);
+  }
+
+  override listenerCount(...args: Parameters<EventEmitter["listenerCount"]>): number {
+    return this.mainEmitter().listenerCount(...args);
+  }
+
+  override eventNames(): Array<string | symbol> {
+    return this.mainEmitter().eventNames();
+  }
+
+  override setMaxListeners(n: number): this {
+    this.mainEmitter().setMaxListeners(n);
+    return this;
+  }
+
+  override getMaxListeners(): number {
+    return this.mainEmitter().getMaxListeners();
+  }
+
+  /** The main namespace as a plain EventEmitter: the target of the listener methods above. */
+  private mainEmitter(): EventEmitter {
+    return this.sockets;
+  }
+
   /**
    * Closes the server: every socket is disconnected with reason "server shutting down", adapters close,
    * the engine closes every connection, and the HTTP server closes.
@@ -473,35 +628,4 @@ export class Server<
       fn?.();
     }
   }
-}
-
-// Listener registration on the server is registration on the main namespace, as in socket.io: `io.on("connection")`
-// and the server-side events of other nodes are heard there.
-const forwardedMethods = [
-  "on",
-  "once",
-  "off",
-  "addListener",
-  "removeListener",
-  "prependListener",
-  "prependOnceListener",
-  "removeAllListeners",
-  "listeners",
-  "rawListeners",
-  "listenerCount",
-  "eventNames",
-  "setMaxListeners",
-  "getMaxListeners",
-] as const;
-
-for (const method of forwardedMethods) {
-  Object.defineProperty(Server.prototype, method, {
-    configurable: true,
-    writable: true,
-    value: function (this: Server, ...args: unknown[]) {
-      const nsp = this.sockets as unknown as Record<string, (...a: unknown[]) => unknown>;
-      const result = (nsp[method] as (...a: unknown[]) => unknown).apply(this.sockets, args);
-      return result === this.sockets ? this : result;
-    },
-  });
 }

@@ -2,17 +2,20 @@
  * Socket: one client's membership of one namespace. Events in and out, acknowledgements, rooms, packet
  * middlewares, catch-all listeners, and the disconnect lifecycle.
  */
-import { randomFillSync } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import type { ParsedUrlQuery } from "node:querystring";
 import createDebug from "debug";
 import type { Room } from "../adapter/adapter";
 import type { Socket as EngineSocket } from "../engine";
 import { type Packet, PacketType, RESERVED_EVENTS } from "../parser";
-import { BroadcastOperator, TIMEOUT_MESSAGE, reservedEventError } from "./broadcast";
+import { runMiddlewares } from "../util/middleware";
+import { type Ack, ackPromise, registerAck } from "./acks";
+import { BroadcastOperator } from "./broadcast";
+import { type AnyListener, addAnyListener, removeAnyListener } from "./catch-all";
 import type { Client } from "./client";
-import { runMiddlewares } from "./middleware";
+import { reservedEventError } from "./errors";
+import { type Handshake, buildHandshake } from "./handshake";
 import type { Namespace } from "./namespace";
+import { generateSocketId } from "./socket-id";
 import {
   type AllButLast,
   type DecorateAcknowledgements,
@@ -39,17 +42,7 @@ export type DisconnectReason =
   | "client namespace disconnect"
   | "server namespace disconnect";
 
-export interface Handshake {
-  headers: IncomingMessage["headers"];
-  time: string;
-  address: string;
-  xdomain: boolean;
-  secure: boolean;
-  issued: number;
-  url: string;
-  query: ParsedUrlQuery;
-  auth: { [key: string]: unknown };
-}
+export type { Handshake } from "./handshake";
 
 export interface SocketReservedEventsMap {
   disconnect: (reason: DisconnectReason, description?: unknown) => void;
@@ -58,8 +51,6 @@ export interface SocketReservedEventsMap {
 }
 
 export type Event = [string, ...unknown[]];
-type AnyListener = (...args: unknown[]) => void;
-type Ack = (...args: unknown[]) => void;
 
 /** The error a middleware passes to `next`: its message and `data` reach the client's `connect_error`. */
 export interface ExtendedError extends Error {
@@ -105,10 +96,13 @@ export class Socket<
   ) {
     super();
     this.adapter = nsp.adapter;
-    this.id = generateId();
+    this.id = generateSocketId();
   }
 
-  /** Acks awaited from the client, by packet id. Read by the adapter for broadcasts with acks. */
+  /**
+   * Acks awaited from the client, by packet id. Our namespace registers a broadcast's acks here
+   * (`Namespace.expectAcks`); third-party adapters built on socket.io-adapter write it directly.
+   */
   get acks(): Map<number, Ack> {
     return (this.pendingAcks ??= new Map());
   }
@@ -156,7 +150,7 @@ export class Socket<
     if (typeof last === "function") {
       data.pop();
       const id = this.nsp._ids++;
-      this.registerAck(id, last as Ack, flags);
+      registerAck(this, this, id, last as Ack, flags.timeout);
       packet.id = id;
     }
     this.notifyOutgoingListeners(packet);
@@ -170,34 +164,10 @@ export class Socket<
     ...args: AllButLast<EventParams<EmitEvents, Ev>>
   ): Promise<FirstArg<Last<EventParams<EmitEvents, Ev>>>> {
     const withError = this.flags.timeout !== undefined;
-    return new Promise((resolve, reject) => {
-      const callback = (...answer: unknown[]) => {
-        if (withError) {
-          const [err, value] = answer;
-          if (err) reject(err);
-          else resolve(value as FirstArg<Last<EventParams<EmitEvents, Ev>>>);
-        } else {
-          resolve(answer[0] as FirstArg<Last<EventParams<EmitEvents, Ev>>>);
-        }
-      };
-      (this.emit as (ev: Ev, ...rest: unknown[]) => boolean)(ev, ...args, callback);
-    });
-  }
-
-  private registerAck(id: number, ack: Ack, flags: EmitFlags): void {
-    const timeout = flags.timeout;
-    if (timeout === undefined) {
-      this.acks.set(id, ack);
-      return;
-    }
-    const timer = setTimeout(() => {
-      this.acks.delete(id);
-      ack.call(this, new Error(TIMEOUT_MESSAGE));
-    }, timeout);
-    this.acks.set(id, (...args: unknown[]) => {
-      clearTimeout(timer);
-      ack.call(this, null, ...args);
-    });
+    return ackPromise(
+      (callback) => (this.emit as (ev: Ev, ...rest: unknown[]) => boolean)(ev, ...args, callback),
+      withError,
+    );
   }
 
   /** Sends a `message` event (the client's `socket.on("message")`). */
@@ -350,7 +320,11 @@ export class Socket<
       process.nextTick(emitEvent, this, event, undefined);
       return;
     }
-    runMiddlewares(this.fns, event, (err) => process.nextTick(emitEvent, this, event, err));
+    runMiddlewares<(event: Event, next: (err?: Error) => void) => void, Error>(
+      this.fns,
+      (fn, next) => fn(event, next),
+      (err) => process.nextTick(emitEvent, this, event, err),
+    );
   }
 
   /** @internal Delivers an incoming event to the listeners, or a middleware's error to `error`. */
@@ -419,17 +393,17 @@ export class Socket<
   // Catch-all listeners
 
   onAny(listener: AnyListener): this {
-    (this.anyIncoming ??= []).push(listener);
+    this.anyIncoming = addAnyListener(this.anyIncoming, listener, false);
     return this;
   }
 
   prependAny(listener: AnyListener): this {
-    (this.anyIncoming ??= []).unshift(listener);
+    this.anyIncoming = addAnyListener(this.anyIncoming, listener, true);
     return this;
   }
 
   offAny(listener?: AnyListener): this {
-    this.anyIncoming = removeListener(this.anyIncoming, listener);
+    this.anyIncoming = removeAnyListener(this.anyIncoming, listener);
     return this;
   }
 
@@ -438,17 +412,17 @@ export class Socket<
   }
 
   onAnyOutgoing(listener: AnyListener): this {
-    (this.anyOutgoing ??= []).push(listener);
+    this.anyOutgoing = addAnyListener(this.anyOutgoing, listener, false);
     return this;
   }
 
   prependAnyOutgoing(listener: AnyListener): this {
-    (this.anyOutgoing ??= []).unshift(listener);
+    this.anyOutgoing = addAnyListener(this.anyOutgoing, listener, true);
     return this;
   }
 
   offAnyOutgoing(listener?: AnyListener): this {
-    this.anyOutgoing = removeListener(this.anyOutgoing, listener);
+    this.anyOutgoing = removeAnyListener(this.anyOutgoing, listener);
     return this;
   }
 
@@ -466,60 +440,6 @@ export class Socket<
 
 const NO_FLAGS: EmitFlags = Object.freeze({});
 
-// Socket ids: 15 random bytes as 20 base64url characters, cut from a pool refilled 256 ids at a time.
-const ID_BYTES = 15;
-const idPool = Buffer.alloc(ID_BYTES * 256);
-let idOffset = idPool.length;
-
-function generateId(): string {
-  if (idOffset === idPool.length) {
-    randomFillSync(idPool);
-    idOffset = 0;
-  }
-  const id = idPool.toString("base64url", idOffset, idOffset + ID_BYTES);
-  idOffset += ID_BYTES;
-  return id;
-}
-
 function emitEvent(socket: Socket, event: Event, err: Error | undefined): void {
   socket._emitEvent(event, err);
-}
-
-function removeListener(
-  list: AnyListener[] | undefined,
-  listener?: AnyListener,
-): AnyListener[] | undefined {
-  if (!list || !listener) return undefined;
-  const index = list.indexOf(listener);
-  if (index !== -1) list.splice(index, 1);
-  return list.length > 0 ? list : undefined;
-}
-
-function buildHandshake(client: Client, auth: Record<string, unknown>, issued: number): Handshake {
-  const req = client.request;
-  const url = req.url ?? "/";
-  return {
-    headers: req.headers,
-    time: new Date(issued).toString(),
-    address: client.conn.remoteAddress,
-    xdomain: req.headers.origin !== undefined,
-    secure: Boolean((req.socket as { encrypted?: boolean } | undefined)?.encrypted),
-    issued,
-    url,
-    query: parseQuery(url),
-    auth,
-  };
-}
-
-function parseQuery(url: string): ParsedUrlQuery {
-  const query: ParsedUrlQuery = Object.create(null);
-  const start = url.indexOf("?");
-  if (start === -1) return query;
-  for (const [key, value] of new URLSearchParams(url.slice(start + 1))) {
-    const existing = query[key];
-    if (existing === undefined) query[key] = value;
-    else if (Array.isArray(existing)) existing.push(value);
-    else query[key] = [existing, value];
-  }
-  return query;
 }

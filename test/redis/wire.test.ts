@@ -1,6 +1,7 @@
 /**
- * Byte-level wire checks: the same operation run on a socket.io server with the official adapter and on one with
- * the Switchyard adapter must publish the same bytes on the same channels (ids aside).
+ * Byte-level wire checks: the same operation run on a socket.io server with the official adapter and on a
+ * Switchyard server with the Switchyard adapter must publish the same bytes on the same channels (ids aside).
+ * (Our adapters deliver through the namespace boundary of Switchyard's server, which socket.io's lacks.)
  */
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
@@ -11,6 +12,7 @@ import {
 import { createClient } from "redis";
 import { Server as SioServer } from "socket.io";
 import { createAdapter, createShardedAdapter } from "../../src/adapters/redis";
+import { type AdapterConstructor, Server as SwitchyardServer } from "../../src/index";
 import { REDIS_URL, sleep, uniqueKey, until } from "./cluster";
 
 type Client = ReturnType<typeof createClient>;
@@ -46,15 +48,21 @@ after(async () => {
 
 type AnyFactory = Parameters<SioServer["adapter"]>[0];
 
+/** The official adapters run on socket.io, ours on Switchyard (typed as socket.io's Server for the ops). */
 async function side(
   factory: (pub: Client, sub: Client, key: string) => unknown,
   key: string,
+  official: boolean,
   markerChannel = `${key}-test-marker`,
   sharded = false,
 ): Promise<Side> {
   const pub = await client();
   const sub = await client();
-  const io = new SioServer({ adapter: factory(pub, sub, key) as AnyFactory });
+  const io = official
+    ? new SioServer({ adapter: factory(pub, sub, key) as AnyFactory })
+    : (new SwitchyardServer({
+        adapter: factory(pub, sub, key) as AdapterConstructor,
+      }) as unknown as SioServer);
   servers.push(io);
   const adapter = io.of("/").adapter as unknown as { uid: string; init(): unknown };
   await adapter.init();
@@ -164,8 +172,13 @@ test("classic adapter: same channels and bytes as @socket.io/redis-adapter", asy
   const official = await side(
     (p, s, key) => officialCreateAdapter(p, s, { key, requestsTimeout: 300 }),
     keyO,
+    true,
   );
-  const ours = await side((p, s, key) => createAdapter(p, s, { key, requestsTimeout: 300 }), keyS);
+  const ours = await side(
+    (p, s, key) => createAdapter(p, s, { key, requestsTimeout: 300 }),
+    keyS,
+    false,
+  );
   const spy = await client();
   await spy.pSubscribe(
     [`${keyO}*`, `${keyS}*`],
@@ -188,11 +201,13 @@ test("classic adapter: answers requests as the official one does", async () => {
   const official = await side(
     (p, s, key) => officialCreateAdapter(p, s, { key }),
     keyO,
+    true,
     `${keyO}-response-test-marker`,
   );
   const ours = await side(
     (p, s, key) => createAdapter(p, s, { key }),
     keyS,
+    false,
     `${keyS}-response-test-marker`,
   );
   const spy = await client();
@@ -236,12 +251,14 @@ test("sharded adapter: same channels and bytes as the official createShardedAdap
   const official = await side(
     (p, s, key) => officialSharded(p, s, { channelPrefix: key }),
     keyO,
+    true,
     `${keyO}#/#5#`,
     true,
   );
   const ours = await side(
     (p, s, key) => createShardedAdapter(p, s, { channelPrefix: key, requestsTimeout: 300 }),
     keyS,
+    false,
     `${keyS}#/#5#`,
     true,
   );

@@ -104,3 +104,31 @@ test("the adapter option takes a class or a factory; close(cb) closes adapters a
   assert.equal(httpServer.listening, false);
   await byFactory.close();
 });
+
+test("the server's listener methods act on the main namespace and return the server", () => {
+  const io = new Server();
+  const main = io.of("/");
+  const a = () => {};
+  const b = () => {};
+  assert.equal(io.on("connection", a), io);
+  assert.equal(io.once("connection", b), io);
+  assert.equal(io.addListener("ev", a), io);
+  assert.equal(io.prependListener("ev", b), io);
+  assert.equal(io.prependOnceListener("other", a), io);
+  assert.deepEqual(main.listeners("connection"), [a, b]);
+  assert.deepEqual(io.listeners("connection"), [a, b]);
+  assert.deepEqual(io.rawListeners("ev"), [b, a]);
+  assert.equal(io.listenerCount("ev"), 2);
+  assert.deepEqual(io.eventNames(), ["connection", "ev", "other"]);
+  assert.equal(io.off("connection", a), io);
+  assert.equal(io.removeListener("ev", b), io);
+  assert.equal(main.listenerCount("connection"), 1);
+  assert.equal(main.listenerCount("ev"), 1);
+  assert.equal(io.setMaxListeners(42), io);
+  assert.equal(main.getMaxListeners(), 42);
+  assert.equal(io.getMaxListeners(), 42);
+  assert.equal(io.removeAllListeners("ev"), io);
+  assert.deepEqual(io.eventNames(), ["connection", "other"]);
+  io.removeAllListeners();
+  assert.deepEqual(main.eventNames(), []);
+});

@@ -27,12 +27,14 @@ import {
   RequestTimeoutError,
   decodeOptions,
   describeSocket,
+  encodeOptions,
   isRecord,
   roomList,
   toError,
   toPacket,
   type AnswerCollector,
 } from "../../adapter/cluster";
+import { AdapterErrorMessage, classicTimeoutMessage } from "../../adapter/errors";
 import { RedisTransport, type RedisClient } from "./client";
 
 const debug = createDebug("switchyard:redis");
@@ -155,7 +157,7 @@ export class RedisAdapter extends MultiNodeAdapter {
   override async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.abortRequests("the adapter was closed");
+    this.abortRequests(AdapterErrorMessage.ADAPTER_CLOSED);
     const done = await Promise.allSettled([
       this.transport.punsubscribe(`${this.channel}*`),
       this.transport.unsubscribe([
@@ -385,7 +387,7 @@ export class RedisAdapter extends MultiNodeAdapter {
         message = this.parser.encode([
           this.uid,
           { type: packet.type, data: packet.data, nsp: packet.nsp },
-          { rooms: [...opts.rooms], except: [...(opts.except ?? [])], flags: opts.flags ?? {} },
+          encodeOptions(opts, "or-empty"),
         ]);
       } catch (err) {
         this.reportError(err);
@@ -416,11 +418,7 @@ export class RedisAdapter extends MultiNodeAdapter {
           requestId,
           type: RequestType.BROADCAST,
           packet: { type: packet.type, data: packet.data, nsp: packet.nsp },
-          opts: {
-            rooms: [...opts.rooms],
-            except: [...(opts.except ?? [])],
-            flags: opts.flags ?? {},
-          },
+          opts: encodeOptions(opts, "or-empty"),
         });
       } catch (err) {
         this.reportError(err);
@@ -434,10 +432,6 @@ export class RedisAdapter extends MultiNodeAdapter {
     super.broadcastWithAck(packet, opts, clientCountCallback, ack);
   }
 
-  private wireOpts(opts: BroadcastOptions): { rooms: Room[]; except: Room[] } {
-    return { rooms: [...opts.rooms], except: [...(opts.except ?? [])] };
-  }
-
   /**
    * Sends socketsJoin / socketsLeave / disconnectSockets to the other nodes (the caller applies it here), unless
    * local. One envelope for the three, in the official key order: `{uid, type, opts, rooms | close}`.
@@ -448,7 +442,7 @@ export class RedisAdapter extends MultiNodeAdapter {
     what: { rooms: Room[] } | { close: boolean },
   ): void {
     if (opts.flags?.local) return;
-    const request = { uid: this.uid, type, opts: this.wireOpts(opts), ...what };
+    const request = { uid: this.uid, type, opts: encodeOptions(opts, "none"), ...what };
     this.publish(this.requestChannel, JSON.stringify(request));
   }
 
@@ -510,7 +504,7 @@ export class RedisAdapter extends MultiNodeAdapter {
     take: (response: Record<string, unknown>) => void,
     answers: () => unknown[],
   ): Promise<T> {
-    const message = `timeout reached while waiting for ${method} response`;
+    const message = classicTimeoutMessage(method);
     const expected = await this.countOthers(timeout);
     if (expected === undefined) throw new RequestTimeoutError(message, answers());
     if (expected <= 0) return found;
@@ -535,7 +529,7 @@ export class RedisAdapter extends MultiNodeAdapter {
           uid: this.uid,
           requestId,
           type: RequestType.REMOTE_FETCH,
-          opts: this.wireOpts(opts),
+          opts: encodeOptions(opts, "none"),
         }),
       found,
       (response) => {

@@ -14,11 +14,12 @@ import type { AdapterNamespace, Room } from "../../adapter/adapter";
 import {
   ClusterAdapter,
   MessageType,
-  hasBinary,
   isRecord,
   type ClusterAdapterOptions,
   type ClusterMessage,
 } from "../../adapter/cluster";
+import { AdapterErrorMessage } from "../../adapter/errors";
+import { hasBinary } from "../../parser/binary";
 import { RedisTransport, type RedisClient } from "./client";
 
 const debug = createDebug("switchyard:redis:sharded");
@@ -107,7 +108,7 @@ export class ShardedRedisAdapter extends ClusterAdapter {
   override async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.abortRequests("the adapter was closed");
+    this.abortRequests(AdapterErrorMessage.ADAPTER_CLOSED);
     const channels = [this.channel, this.responseChannel];
     if (this.subscriptionMode !== "static") {
       for (const room of this.rooms.keys())
