@@ -8,6 +8,8 @@
  */
 import type { IncomingMessage } from "node:http";
 
+import { MIDDLEWARE_FAILURE } from "../util/middleware";
+
 export const ErrorCode = {
   UNKNOWN_TRANSPORT: 0,
   UNKNOWN_SID: 1,
@@ -87,5 +89,5 @@ export const EngineErrorMessages = {
   /** A handshake that completed after `close()`. */
   SERVER_CLOSED: "Server closed",
   /** What a middleware that failed without an error (`throw undefined`) is reported as. */
-  MIDDLEWARE_FAILURE: "middleware failure",
+  MIDDLEWARE_FAILURE,
 } as const;

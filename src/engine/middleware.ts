@@ -6,10 +6,7 @@
 import { EventEmitter } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import createDebug from "debug";
-import { EngineErrorMessages } from "./errors";
-
-const debug = createDebug("switchyard:engine:middleware");
+import { runMiddlewares as runEach } from "../util/middleware";
 
 export type Middleware = (
   req: IncomingMessage,
@@ -17,36 +14,14 @@ export type Middleware = (
   next: (err?: unknown) => void,
 ) => void | Promise<void>;
 
-/** Runs the middlewares in order; `done(err)` once all called next() or one failed. */
+/** Runs the middlewares in order (the shared runner); `done(err)` once all called next() or one failed. */
 export function runMiddlewares(
   middlewares: readonly Middleware[],
   req: IncomingMessage,
   res: ServerResponse,
   done: (err?: unknown) => void,
 ): void {
-  let index = 0;
-  const step = (): void => {
-    const middleware = middlewares[index++];
-    if (middleware === undefined) {
-      done();
-      return;
-    }
-    let settled = false;
-    const next = (err?: unknown): void => {
-      if (settled) return;
-      settled = true;
-      if (err) done(err);
-      else step();
-    };
-    try {
-      const result = middleware(req, res, next);
-      if (result && typeof result.then === "function") result.then(undefined, next);
-    } catch (err) {
-      debug("middleware threw: %s", (err as Error)?.message);
-      next(err ?? new Error(EngineErrorMessages.MIDDLEWARE_FAILURE));
-    }
-  };
-  step();
+  runEach(middlewares, (middleware, next) => middleware(req, res, next), done);
 }
 
 /** The `res` given to middlewares during a WebSocket upgrade. */

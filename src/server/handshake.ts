@@ -5,6 +5,7 @@
 import type { IncomingMessage } from "node:http";
 import type { ParsedUrlQuery } from "node:querystring";
 import type { Socket as EngineSocket } from "../engine";
+import { parseQuery } from "../util/query";
 
 export interface Handshake {
   headers: IncomingMessage["headers"];
@@ -42,18 +43,4 @@ export function buildHandshake(
     query: parseQuery(url),
     auth,
   };
-}
-
-/** The query string of `url` as Node's querystring would give it (repeated keys become arrays). */
-export function parseQuery(url: string): ParsedUrlQuery {
-  const query: ParsedUrlQuery = Object.create(null);
-  const start = url.indexOf("?");
-  if (start === -1) return query;
-  for (const [key, value] of new URLSearchParams(url.slice(start + 1))) {
-    const existing = query[key];
-    if (existing === undefined) query[key] = value;
-    else if (Array.isArray(existing)) existing.push(value);
-    else query[key] = [existing, value];
-  }
-  return query;
 }

@@ -15,7 +15,7 @@ import type { Client } from "./client";
 import { reservedEventError } from "./errors";
 import { type Handshake, buildHandshake } from "./handshake";
 import type { Namespace } from "./namespace";
-import { generateSocketId } from "./socket-id";
+import { generateSocketId } from "../util/ids";
 import {
   type AllButLast,
   type DecorateAcknowledgements,
