@@ -10,7 +10,7 @@
  *   const { createAdapter } = require("switchyard/cluster-adapter");
  *   const io = new Server(httpServer, { adapter: createAdapter() });
  *
- * See README.md next to this file.
+ * The README's "Every core of one machine" section is the guide.
  */
 export {
   createAdapter,
