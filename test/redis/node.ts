@@ -18,6 +18,8 @@ export interface NodeConfig {
   requestsTimeout?: number;
   subscriptionMode?: "static" | "dynamic" | "dynamic-private";
   publishOnSpecificResponseChannel?: boolean;
+  /** Serve v2 clients (Engine.IO 3) too. */
+  allowEIO3?: boolean;
 }
 
 export interface Command {
@@ -152,6 +154,7 @@ async function main(): Promise<void> {
   const { Server } = config.impl === "socket.io" ? require("socket.io") : require("../../src");
   const io = new Server(httpServer, {
     adapter: adapterFactory(clients.pub, clients.sub),
+    allowEIO3: config.allowEIO3 === true,
   }) as ServerLike;
   let counter = 0;
   const setup = (nsp: NamespaceLike) => {
