@@ -4,6 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { Pool, type PoolConfig } from "pg";
+import type { PostgresNodeConfig } from "../redis/node";
 
 export const PG_CONFIG: PoolConfig = {
   host: process.env.PGHOST ?? "127.0.0.1",
@@ -34,4 +35,21 @@ export async function createTable(pool: Pool, table: string): Promise<void> {
 
 export async function dropTable(pool: Pool, table: string): Promise<void> {
   await pool.query(`DROP TABLE IF EXISTS ${table}`);
+}
+
+/** The Postgres part of a child-process node's configuration (test/redis/node.ts with `backend: "postgres"`). */
+export function nodePg(
+  table: string,
+  applicationName: string,
+  heartbeat: { heartbeatInterval?: number; heartbeatTimeout?: number } = {},
+): PostgresNodeConfig {
+  return {
+    host: PG_CONFIG.host as string,
+    port: PG_CONFIG.port as number,
+    user: PG_CONFIG.user as string,
+    database: PG_CONFIG.database as string,
+    applicationName,
+    tableName: table,
+    ...heartbeat,
+  };
 }

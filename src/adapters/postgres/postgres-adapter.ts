@@ -63,6 +63,8 @@ export class PostgresAdapter extends ClusterAdapter implements PostgresSubscribe
   readonly channel: string;
   /** Why this namespace cannot use Postgres (its channel name is too long), if it cannot. */
   private readonly unusable?: Error;
+  private readonly listening: Promise<void>;
+  private announced = false;
   private closing = false;
 
   constructor(
@@ -73,12 +75,21 @@ export class PostgresAdapter extends ClusterAdapter implements PostgresSubscribe
     super(nsp, opts);
     this.channel = transport.channelOf(nsp.name);
     try {
-      transport.add(nsp.name, this);
+      this.listening = transport.add(nsp.name, this);
     } catch (err) {
       // local delivery still works; every publish reports this on the `error` event
       this.unusable = err as Error;
+      this.listening = Promise.resolve();
       debug("%s", this.unusable.message);
     }
+  }
+
+  /** Announces this node once its channel is listened to, so that it hears the other nodes' answers. */
+  override async init(): Promise<void> {
+    await this.listening;
+    if (this.closing || this.announced) return;
+    this.announced = true;
+    await super.init();
   }
 
   deliver(message: ClusterMessage): void {
@@ -91,7 +102,7 @@ export class PostgresAdapter extends ClusterAdapter implements PostgresSubscribe
 
   resumed(): void {
     // notifications sent while the connection was down are lost: announce this node again
-    this.publish({ type: MessageType.INITIAL_HEARTBEAT });
+    if (this.announced && !this.closing) this.publish({ type: MessageType.INITIAL_HEARTBEAT });
   }
 
   protected override async doPublish(message: ClusterMessage): Promise<string> {

@@ -32,7 +32,12 @@ export interface PostgresPoolClient {
   on(event: "notification", listener: (notification: PostgresNotification) => void): unknown;
   on(event: "error", listener: (err: Error) => void): unknown;
   on(event: "end", listener: () => void): unknown;
-  removeListener(event: string, listener: (...args: never[]) => void): unknown;
+  removeListener(
+    event: "notification",
+    listener: (notification: PostgresNotification) => void,
+  ): unknown;
+  removeListener(event: "error", listener: (err: Error) => void): unknown;
+  removeListener(event: "end", listener: () => void): unknown;
   release(err?: Error | boolean): void;
 }
 
@@ -98,6 +103,10 @@ function quoteIdentifier(name: string): string {
 
 export class PostgresTransport {
   private readonly channels = new Map<string, Set<PostgresSubscriber>>();
+  /** The channels whose LISTEN succeeded on the current connection. */
+  private readonly listening = new Set<string>();
+  /** Who waits for a channel's first LISTEN (a namespace announces itself only once it can hear answers). */
+  private readonly waiting = new Map<string, Array<() => void>>();
   private listener?: PostgresPoolClient;
   private connecting?: Promise<void>;
   private reconnectTimer?: NodeJS.Timeout;
@@ -121,8 +130,11 @@ export class PostgresTransport {
     return `${this.opts.channelPrefix}#${nsp}`;
   }
 
-  /** Starts listening for a namespace adapter. Throws when its channel name is too long for Postgres. */
-  add(nsp: string, subscriber: PostgresSubscriber): void {
+  /**
+   * Starts listening for a namespace adapter. Throws when its channel name is too long for Postgres. The promise
+   * resolves once the channel's LISTEN has succeeded (it stays pending while Postgres cannot be reached).
+   */
+  add(nsp: string, subscriber: PostgresSubscriber): Promise<void> {
     const channel = this.channelOf(nsp);
     if (Buffer.byteLength(channel) > CHANNEL_NAME_LIMIT)
       throw new Error(
@@ -138,6 +150,12 @@ export class PostgresTransport {
     }
     subscribers.add(subscriber);
     if (first) this.start();
+    if (this.listening.has(channel)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const list = this.waiting.get(channel);
+      if (list) list.push(resolve);
+      else this.waiting.set(channel, [resolve]);
+    });
   }
 
   /** Stops listening for a namespace adapter; the last one out gives the connection back and stops the timers. */
@@ -147,6 +165,7 @@ export class PostgresTransport {
     if (!subscribers?.delete(subscriber)) return;
     if (subscribers.size > 0) return;
     this.channels.delete(channel);
+    this.listening.delete(channel);
     const client = this.listener;
     if (this.channels.size > 0) {
       if (client)
@@ -210,11 +229,13 @@ export class PostgresTransport {
         this.attach(client);
         const resumed = this.reconnectAttempts > 0;
         this.reconnectAttempts = 0;
-        for (const channel of this.channels.keys()) this.listen(client, channel);
-        debug("listening on %d channel(s)", this.channels.size);
-        if (resumed)
-          for (const subscribers of this.channels.values())
-            for (const subscriber of subscribers) subscriber.resumed();
+        const channels = [...this.channels.keys()];
+        void Promise.all(channels.map((channel) => this.listen(client, channel))).then(() => {
+          debug("listening on %d channel(s)", channels.length);
+          if (!resumed || this.listener !== client) return;
+          for (const channel of channels)
+            for (const subscriber of this.channels.get(channel) ?? []) subscriber.resumed();
+        });
       },
       (err: unknown) => {
         this.connecting = undefined;
@@ -244,12 +265,21 @@ export class PostgresTransport {
     client.on("error", (err) => debug("error on a released connection: %s", err.message));
   }
 
-  private listen(client: PostgresPoolClient, channel: string): void {
-    client.query(`LISTEN ${quoteIdentifier(channel)}`).catch((err: unknown) => {
-      this.fail(toError(err));
-      // a LISTEN that failed on a working connection would leave the channel deaf: start over
-      if (this.listener === client) this.lost(toError(err));
-    });
+  private listen(client: PostgresPoolClient, channel: string): Promise<void> {
+    return client.query(`LISTEN ${quoteIdentifier(channel)}`).then(
+      () => {
+        if (this.listener !== client || !this.channels.has(channel)) return;
+        this.listening.add(channel);
+        const waiting = this.waiting.get(channel);
+        this.waiting.delete(channel);
+        for (const resolve of waiting ?? []) resolve();
+      },
+      (err: unknown) => {
+        // a LISTEN that failed on a working connection would leave the channel deaf: start over
+        if (this.listener === client) this.lost(toError(err));
+        else this.fail(toError(err));
+      },
+    );
   }
 
   /** The listening connection failed or ended: report it, throw it away, and connect again. */
@@ -257,6 +287,7 @@ export class PostgresTransport {
     const client = this.listener;
     if (!client) return;
     this.listener = undefined;
+    this.listening.clear();
     this.detach(client);
     this.fail(err);
     try {
