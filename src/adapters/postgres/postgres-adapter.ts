@@ -5,12 +5,11 @@
  */
 import createDebug from "debug";
 import type { AdapterNamespace } from "../../adapter/adapter";
+import { MessageType, type ClusterMessage } from "../../adapter/cluster";
 import {
-  ClusterAdapter,
-  MessageType,
-  type ClusterAdapterOptions,
-  type ClusterMessage,
-} from "../../adapter/cluster";
+  ClusterAdapterWithHeartbeat,
+  type ClusterAdapterWithHeartbeatOptions,
+} from "../../adapter/heartbeat";
 import {
   PostgresTransport,
   checkTableName,
@@ -20,7 +19,7 @@ import {
 
 const debug = createDebug("switchyard:postgres");
 
-export interface PostgresAdapterOptions extends ClusterAdapterOptions {
+export interface PostgresAdapterOptions extends ClusterAdapterWithHeartbeatOptions {
   /** Prefix of the channel of each namespace (`${channelPrefix}#${nsp}`). Default "socket.io". */
   channelPrefix?: string;
   /** The table of the messages sent as attachments (binary, or too large to notify). Default "socket_io_attachments". */
@@ -59,7 +58,7 @@ export function createAdapter(
   };
 }
 
-export class PostgresAdapter extends ClusterAdapter implements PostgresSubscriber {
+export class PostgresAdapter extends ClusterAdapterWithHeartbeat implements PostgresSubscriber {
   readonly channel: string;
   /** Why this namespace cannot use Postgres (its channel name is too long), if it cannot. */
   private readonly unusable?: Error;
@@ -87,7 +86,7 @@ export class PostgresAdapter extends ClusterAdapter implements PostgresSubscribe
   /** Announces this node once its channel is listened to, so that it hears the other nodes' answers. */
   override async init(): Promise<void> {
     await this.listening;
-    if (this.closing || this.announced) return;
+    if (this.isClosed() || this.announced) return;
     this.announced = true;
     await super.init();
   }
@@ -102,7 +101,7 @@ export class PostgresAdapter extends ClusterAdapter implements PostgresSubscribe
 
   resumed(): void {
     // notifications sent while the connection was down are lost: announce this node again
-    if (this.announced && !this.closing) this.publish({ type: MessageType.INITIAL_HEARTBEAT });
+    if (this.announced && !this.isClosed()) this.publish({ type: MessageType.INITIAL_HEARTBEAT });
   }
 
   protected override async doPublish(message: ClusterMessage): Promise<string> {
@@ -120,8 +119,10 @@ export class PostgresAdapter extends ClusterAdapter implements PostgresSubscribe
     await this.doPublish(response);
   }
 
+  /** Tells the other nodes (ADAPTER_CLOSE), then stops listening; the last namespace out releases the connection. */
   override async close(): Promise<void> {
     if (this.closing) return;
+    await super.close();
     this.closing = true;
     await this.transport.remove(this.nsp.name, this);
   }
