@@ -11,7 +11,8 @@ export interface NodeConfig {
   name: string;
   impl: "switchyard" | "socket.io";
   adapter: "switchyard" | "official";
-  mode: "classic" | "sharded";
+  /** "cluster": the node:cluster IPC adapter (the node is a cluster worker; no Redis). */
+  mode: "classic" | "sharded" | "cluster";
   client: "redis" | "ioredis";
   key: string;
   redisUrl: string;
@@ -101,7 +102,7 @@ interface RedisLike {
   quit(): Promise<unknown>;
 }
 
-const config = JSON.parse(process.argv[2] ?? "{}") as NodeConfig;
+const config = JSON.parse(process.argv[2] ?? process.env.SY_NODE_CONFIG ?? "{}") as NodeConfig;
 const errors: string[] = [];
 const serverEvents: unknown[][] = [];
 
@@ -119,6 +120,10 @@ async function makeClients(): Promise<{ pub: RedisLike; sub: RedisLike; quit(): 
     // idle connections killed by the tests: a pool without a listener would crash the official node
     pool.on("error", (e: Error) => errors.push(`pool: ${e.message}`));
     return { pub: pool, sub: pool, quit: async () => void (await pool.end().catch(() => {})) };
+  }
+  if (config.mode === "cluster") {
+    const none = { on: () => undefined, quit: () => Promise.resolve() };
+    return { pub: none, sub: none, quit: () => Promise.resolve() };
   }
   if (config.client === "redis") {
     const { createClient } = require("redis");
@@ -156,6 +161,15 @@ function adapterFactory(pub: RedisLike, sub: RedisLike): unknown {
       opts.requestsTimeout = config.requestsTimeout;
     opts.errorHandler = (e: Error) => errors.push(`errorHandler: ${e.message}`);
     return lib.createAdapter(pub, opts);
+  }
+  if (config.mode === "cluster") {
+    const lib =
+      config.adapter === "official"
+        ? require("@socket.io/cluster-adapter")
+        : require("../../src/adapters/cluster");
+    return lib.createAdapter(
+      config.requestsTimeout ? { requestsTimeout: config.requestsTimeout } : {},
+    );
   }
   const lib =
     config.adapter === "official"
@@ -210,7 +224,8 @@ async function main(): Promise<void> {
   };
   setup(io.of("/"));
   setup(io.of("/custom"));
-  httpServer.listen(0);
+  // exclusive: a cluster worker gets a port of its own instead of sharing the primary's
+  httpServer.listen({ port: 0, exclusive: true });
   await new Promise((resolve) => httpServer.once("listening", resolve));
   const port = (httpServer.address() as AddressInfo).port;
 
@@ -332,6 +347,7 @@ async function main(): Promise<void> {
   };
 
   process.on("message", (c: Command) => {
+    if (typeof c?.cmd !== "string") return; // a cluster adapter's message on the same channel
     run(c).then(
       (result) => process.send?.({ id: c.id, result }),
       (e: unknown) =>
