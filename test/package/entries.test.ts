@@ -42,4 +42,7 @@ test("the engine and the Redis adapter are exported on their own paths", () => {
   const adapter = requireFromRoot("switchyard/adapter") as Record<string, unknown>;
   for (const name of ["Adapter", "ClusterAdapter", "ClusterAdapterWithHeartbeat"])
     assert.equal(typeof adapter[name], "function", name);
+  const postgres = requireFromRoot("switchyard/postgres-adapter") as Record<string, unknown>;
+  for (const name of ["createAdapter", "PostgresAdapter"])
+    assert.equal(typeof postgres[name], "function", name);
 });

@@ -1,6 +1,7 @@
 /**
  * One cluster node in its own process, for the multi-node tests: a socket.io or Switchyard server with the
- * official or the Switchyard Redis adapter (classic or sharded) over `redis` or `ioredis`. Started with
+ * official or the Switchyard Redis adapter (classic or sharded) over `redis` or `ioredis`, or (`backend:
+ * "postgres"`) the official or the Switchyard Postgres adapter over a `pg` Pool. Started with
  * `fork(node.ts, [JSON config])` (advanced serialization), it answers commands sent over IPC.
  */
 import { createServer } from "node:http";
@@ -20,6 +21,21 @@ export interface NodeConfig {
   publishOnSpecificResponseChannel?: boolean;
   /** Serve v2 clients (Engine.IO 3) too. */
   allowEIO3?: boolean;
+  /** "redis" (default) or "postgres": then `key` is the channel prefix and `pg` says the rest. */
+  backend?: "redis" | "postgres";
+  pg?: PostgresNodeConfig;
+}
+
+export interface PostgresNodeConfig {
+  host: string;
+  port: number;
+  user: string;
+  database: string;
+  /** The pool's application_name: the fault tests find this node's connections by it. */
+  applicationName: string;
+  tableName: string;
+  heartbeatInterval?: number;
+  heartbeatTimeout?: number;
 }
 
 export interface Command {
@@ -93,6 +109,20 @@ const errors: string[] = [];
 const serverEvents: unknown[][] = [];
 
 async function makeClients(): Promise<{ pub: RedisLike; sub: RedisLike; quit(): Promise<void> }> {
+  if (config.backend === "postgres") {
+    const { Pool } = require("pg");
+    const {
+      applicationName,
+      tableName: _t,
+      heartbeatInterval: _i,
+      heartbeatTimeout: _o,
+      ...pg
+    } = config.pg as PostgresNodeConfig;
+    const pool = new Pool({ ...pg, application_name: applicationName });
+    // idle connections killed by the tests: a pool without a listener would crash the official node
+    pool.on("error", (e: Error) => errors.push(`pool: ${e.message}`));
+    return { pub: pool, sub: pool, quit: async () => void (await pool.end().catch(() => {})) };
+  }
   if (config.mode === "cluster") {
     const none = { on: () => undefined, quit: () => Promise.resolve() };
     return { pub: none, sub: none, quit: () => Promise.resolve() };
@@ -119,6 +149,21 @@ async function makeClients(): Promise<{ pub: RedisLike; sub: RedisLike; quit(): 
 }
 
 function adapterFactory(pub: RedisLike, sub: RedisLike): unknown {
+  if (config.backend === "postgres") {
+    const pg = config.pg as PostgresNodeConfig;
+    const lib =
+      config.adapter === "official"
+        ? require("@socket.io/postgres-adapter")
+        : require("../../src/adapters/postgres");
+    // undefined options would override the official adapter's defaults (it merges with Object.assign)
+    const opts: Record<string, unknown> = { channelPrefix: config.key, tableName: pg.tableName };
+    if (pg.heartbeatInterval !== undefined) opts.heartbeatInterval = pg.heartbeatInterval;
+    if (pg.heartbeatTimeout !== undefined) opts.heartbeatTimeout = pg.heartbeatTimeout;
+    if (config.adapter !== "official" && config.requestsTimeout !== undefined)
+      opts.requestsTimeout = config.requestsTimeout;
+    opts.errorHandler = (e: Error) => errors.push(`errorHandler: ${e.message}`);
+    return lib.createAdapter(pub, opts);
+  }
   if (config.mode === "cluster") {
     const lib =
       config.adapter === "official"
