@@ -21,7 +21,7 @@ export class SessionAwareAdapter extends Adapter {
     super(nsp);
     this.store = new SessionStore(
       nsp.connectionStateRecovery?.maxDisconnectionDuration ?? DEFAULT_MAX_DISCONNECTION_DURATION,
-      (stats) => this.emit("sweep", stats),
+      { onSweep: (stats) => this.emit("sweep", stats) },
     );
   }
 

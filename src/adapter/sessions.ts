@@ -7,7 +7,7 @@
  * store's id (random per store) and the packet's sequence number, so finding a packet by offset is an index
  * computation, not a search, and an offset from another node or an older process is simply unknown.
  */
-import type { AdapterPacket, BroadcastOptions, Room } from "./adapter";
+import type { AdapterNamespace, AdapterPacket, BroadcastOptions, Room } from "./adapter";
 import { randomBase64Url } from "../util/ids";
 
 /** The `connectionStateRecovery` option, as given (both fields optional). */
@@ -83,6 +83,25 @@ export interface SessionStoreStats {
   sessions: number;
 }
 
+export interface SessionStoreHooks {
+  /** Called after each sweep (tests and metrics observe expiry through it). */
+  onSweep?: (stats: SessionStoreStats) => void;
+  /** Called when no saved session holds `room` any more. */
+  onRoomReleased?: (room: Room) => void;
+}
+
+/**
+ * A node-local store for an adapter whose backend keeps no history (the Redis pub/sub adapters), when the
+ * server recovers connections; undefined otherwise.
+ */
+export function localSessionStore(
+  nsp: AdapterNamespace,
+  hooks?: SessionStoreHooks,
+): SessionStore | undefined {
+  const recovery = nsp.connectionStateRecovery;
+  return recovery ? new SessionStore(recovery.maxDisconnectionDuration, hooks) : undefined;
+}
+
 export class SessionStore {
   /** Prefix of this store's offsets: offsets of another store (node, namespace, process) never match. */
   private readonly storeId = randomBase64Url(6);
@@ -97,14 +116,21 @@ export class SessionStore {
   /** The sweep runs this often while something is stored. */
   readonly sweepInterval: number;
 
+  private readonly onSweep: ((stats: SessionStoreStats) => void) | undefined;
+  private readonly onRoomReleased: ((room: Room) => void) | undefined;
+
   constructor(
     readonly maxDisconnectionDuration: number,
-    /** Called after each sweep (tests observe expiry through it). */
-    private readonly onSweep?: (stats: SessionStoreStats) => void,
-    /** Called when no saved session holds `room` any more. */
-    private readonly onRoomReleased?: (room: Room) => void,
+    hooks: SessionStoreHooks = {},
   ) {
+    this.onSweep = hooks.onSweep;
+    this.onRoomReleased = hooks.onRoomReleased;
     this.sweepInterval = Math.min(60_000, Math.max(20, Math.floor(maxDisconnectionDuration / 4)));
+  }
+
+  /** Whether a sweep is pending (only while something is stored, never after `close`). */
+  get sweepScheduled(): boolean {
+    return this.sweepTimer !== undefined;
   }
 
   get stats(): SessionStoreStats {
