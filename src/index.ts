@@ -19,7 +19,6 @@ export { BroadcastOperator } from "./server/broadcast";
 export { RemoteSocket } from "./server/remote-socket";
 export { Adapter } from "./adapter/adapter";
 export { SessionAwareAdapter } from "./adapter/session-aware";
-export { SessionStore, isRecoverablePacket, shouldIncludePacket } from "./adapter/sessions";
 export type {
   ConnectionStateRecovery,
   ConnectionStateRecoveryOptions,
