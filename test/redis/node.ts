@@ -10,7 +10,7 @@ export interface NodeConfig {
   name: string;
   impl: "switchyard" | "socket.io";
   adapter: "switchyard" | "official";
-  mode: "classic" | "sharded";
+  mode: "classic" | "sharded" | "streams";
   client: "redis" | "ioredis";
   key: string;
   redisUrl: string;
@@ -60,6 +60,7 @@ interface RemoteLike {
 }
 interface SocketLike {
   data: unknown;
+  recovered?: boolean;
   rooms: Set<string | number>;
   join(room: string): unknown;
   on(ev: string, listener: (...args: never[]) => void): unknown;
@@ -112,6 +113,19 @@ async function makeClients(): Promise<{ pub: RedisLike; sub: RedisLike; quit(): 
 }
 
 function adapterFactory(pub: RedisLike, sub: RedisLike): unknown {
+  if (config.mode === "streams") {
+    // one client: the streams adapters open their own connections with duplicate()
+    const lib =
+      config.adapter === "official"
+        ? require("@socket.io/redis-streams-adapter")
+        : require("../../src/adapters/redis-streams");
+    return lib.createAdapter(pub, {
+      streamName: `${config.key}-stream`,
+      channelPrefix: `${config.key}-ch`,
+      sessionKeyPrefix: `${config.key}-sess:`,
+      blockTimeInMs: 1000,
+    });
+  }
   const lib =
     config.adapter === "official"
       ? require("@socket.io/redis-adapter")
@@ -138,6 +152,8 @@ async function main(): Promise<void> {
   const { Server } = config.impl === "socket.io" ? require("socket.io") : require("../../src");
   const io = new Server(httpServer, {
     adapter: adapterFactory(clients.pub, clients.sub),
+    // the streams adapters are the ones that recover sessions across nodes
+    ...(config.mode === "streams" ? { connectionStateRecovery: {} } : {}),
   }) as ServerLike;
   let counter = 0;
   const setup = (nsp: NamespaceLike) => {
@@ -145,7 +161,8 @@ async function main(): Promise<void> {
     if (typeof adapter.on === "function")
       adapter.on("error", (e: Error) => errors.push(`adapter: ${e.message}`));
     nsp.on("connection", (socket: SocketLike) => {
-      socket.data = { node: config.name, n: ++counter };
+      // a recovered socket keeps the data of its session
+      if (!socket.recovered) socket.data = { node: config.name, n: ++counter };
       socket.on("join", (room: string, cb?: () => void) => {
         void Promise.resolve(socket.join(room)).then(() => cb?.());
       });

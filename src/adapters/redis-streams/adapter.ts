@@ -16,15 +16,15 @@
 import createDebug from "debug";
 import * as notepack from "notepack.io";
 import {
-  Adapter,
   type AdapterNamespace,
   type AdapterPacket,
-  type AdapterSocket,
   type BroadcastOptions,
   type Room,
   type Session,
+  type SessionToPersist,
   type SocketId,
 } from "../../adapter/adapter";
+import { isRecoverablePacket, shouldIncludePacket } from "../../adapter/sessions";
 import {
   ClusterAdapter,
   MessageType,
@@ -280,35 +280,9 @@ function stripUndefined<T extends object>(obj: T): Partial<T> {
   return out;
 }
 
-interface RecoveryOptions {
-  maxDisconnectionDuration: number;
-}
-
-/** The server's `connectionStateRecovery` option, if on (Switchyard's server, or socket.io's). */
-function recoveryOptions(nsp: AdapterNamespace): RecoveryOptions | undefined {
-  const server = (nsp as { server?: { opts?: unknown; _opts?: unknown } }).server;
-  for (const opts of [server?.opts, server?._opts]) {
-    if (!isRecord(opts) || !opts.connectionStateRecovery) continue;
-    const csr = opts.connectionStateRecovery;
-    const max = isRecord(csr) ? csr.maxDisconnectionDuration : undefined;
-    return { maxDisconnectionDuration: typeof max === "number" ? max : 120000 };
-  }
-  return undefined;
-}
-
-function pidOf(socket: AdapterSocket | undefined): string | undefined {
-  const pid = (socket as { pid?: unknown } | undefined)?.pid;
-  return typeof pid === "string" ? pid : undefined;
-}
-
 /** The session as it is stored: `{sid, pid, rooms, data}`, msgpack, base64. */
 function encodeSession(sid: string, pid: string, rooms: Room[], data: unknown): string {
   return (notepack.encode({ sid, pid, rooms, data }) as Buffer).toString("base64");
-}
-
-function shouldInclude(sessionRooms: Room[], rooms: Room[], except: Room[]): boolean {
-  const included = rooms.length === 0 || sessionRooms.some((r) => rooms.includes(r));
-  return included && sessionRooms.every((r) => !except.includes(r));
 }
 
 export class RedisStreamsAdapter extends ClusterAdapter {
@@ -320,7 +294,6 @@ export class RedisStreamsAdapter extends ClusterAdapter {
   private subscribed?: Promise<void>;
   private closed = false;
   private readonly client: RedisClient;
-  private readonly recovery?: RecoveryOptions;
   /** Sockets whose session must be saved again (flushed on the next turn of the event loop). */
   private readonly dirty = new Set<SocketId>();
   private flushScheduled = false;
@@ -342,12 +315,15 @@ export class RedisStreamsAdapter extends ClusterAdapter {
     this.streamName = streamFor(nsp.name, opts.streamName, opts.streamCount);
     this.publicChannel = `${opts.channelPrefix}#${nsp.name}#`;
     this.privateChannel = `${this.publicChannel}${this.uid}#`;
-    this.recovery = recoveryOptions(nsp);
   }
 
   /** Errors of the shared connections, reported on this adapter's `error` event. */
   reportHubError(err: unknown): void {
     this.reportError(err);
+  }
+
+  private get recovery() {
+    return this.nsp.connectionStateRecovery;
   }
 
   private get liveSaving(): boolean {
@@ -493,21 +469,13 @@ export class RedisStreamsAdapter extends ClusterAdapter {
     );
   }
 
-  /** Appends the offset as the last argument, for events that can be recovered (no ack, not volatile). */
-  private addOffset(packet: AdapterPacket, opts: BroadcastOptions, offset: string): void {
-    if (!this.recovery || !offset || packet.type !== 2 || packet.id !== undefined) return;
-    if (opts.flags?.volatile !== undefined || !Array.isArray(packet.data)) return;
-    (packet.data as unknown[]).push(offset);
-  }
-
   /**
    * Appends to the stream first, then delivers locally with the entry id as the offset (so every node sends
    * the same offset). If Redis fails, the local delivery still happens (without an offset) and the error goes
    * to the `error` event.
    */
   override broadcast(packet: AdapterPacket, opts: BroadcastOptions): void | Promise<void> {
-    if (opts.flags?.local || this.closed)
-      return Adapter.prototype.broadcast.call(this, packet, opts);
+    if (opts.flags?.local || this.closed) return this.localBroadcast(packet, opts);
     const message: ClusterMessage = {
       type: MessageType.BROADCAST,
       data: { packet: wirePacket(packet), opts: encodeOptions(opts) },
@@ -519,16 +487,16 @@ export class RedisStreamsAdapter extends ClusterAdapter {
       sent = this.xadd(message);
     } catch (err) {
       this.reportError(err);
-      return Adapter.prototype.broadcast.call(this, packet, opts);
+      return this.localBroadcast(packet, opts);
     }
     return sent.then(
       (offset) => {
-        this.addOffset(packet, opts, offset);
-        return Adapter.prototype.broadcast.call(this, packet, opts);
+        this.addOffsetIfNecessary(packet, opts, offset);
+        return this.localBroadcast(packet, opts);
       },
       (err: unknown) => {
         this.reportError(err);
-        return Adapter.prototype.broadcast.call(this, packet, opts);
+        return this.localBroadcast(packet, opts);
       },
     );
   }
@@ -552,19 +520,6 @@ export class RedisStreamsAdapter extends ClusterAdapter {
     } catch (err) {
       debug("ignoring a malformed entry %s: %s", entry.id, (err as Error).message);
       return;
-    }
-    const data = message.data;
-    if (message.type === MessageType.BROADCAST && data && data.requestId === undefined) {
-      const packet = data.packet;
-      if (isRecord(packet) && typeof packet.type === "number") {
-        const opts = isRecord(data.opts) ? data.opts : {};
-        const flags = isRecord(opts.flags) ? opts.flags : {};
-        this.addOffset(
-          { type: packet.type, nsp: this.nsp.name, data: packet.data, id: packet.id as number },
-          { rooms: new Set(), flags: flags as BroadcastOptions["flags"] },
-          entry.id,
-        );
-      }
     }
     try {
       this.onMessage(message, entry.id);
@@ -605,16 +560,14 @@ export class RedisStreamsAdapter extends ClusterAdapter {
 
   // ---- sessions -----------------------------------------------------------------------------------------
 
-  override persistSession(session: Session): void {
+  override persistSession(session: SessionToPersist): void {
     if (!this.recovery) return;
-    const s = session as unknown as Record<string, unknown>;
-    const sid = String(s.sid ?? s.id);
-    const pid = String(s.pid);
+    const { sid, pid } = session;
     this.persisted.add(pid);
     this.dirty.delete(sid);
-    this.set(
+    void this.set(
       pid,
-      encodeSession(sid, pid, roomList(s.rooms), s.data),
+      encodeSession(sid, pid, session.rooms, session.data),
       this.recovery.maxDisconnectionDuration,
     );
   }
@@ -663,12 +616,11 @@ export class RedisStreamsAdapter extends ClusterAdapter {
     }
     return {
       sid: stored.sid,
-      id: stored.sid,
       pid: typeof stored.pid === "string" ? stored.pid : pid,
       rooms,
       data: stored.data,
       missedPackets,
-    } as unknown as Session;
+    };
   }
 
   /** The arguments of a stored broadcast the session must get back (no ack, not volatile, its rooms). */
@@ -686,9 +638,10 @@ export class RedisStreamsAdapter extends ClusterAdapter {
     if (!isRecord(data) || data.requestId !== undefined) return undefined;
     const { packet, opts } = data;
     if (!isRecord(packet) || !isRecord(opts) || !Array.isArray(packet.data)) return undefined;
-    if (packet.type !== 2 || packet.id !== undefined) return undefined;
-    if (isRecord(opts.flags) && opts.flags.volatile !== undefined) return undefined;
-    if (!shouldInclude(rooms, roomList(opts.rooms), roomList(opts.except))) return undefined;
+    const flags = isRecord(opts.flags) ? opts.flags : {};
+    const candidate = { type: packet.type as number, nsp: this.nsp.name, id: packet.id as number };
+    if (!isRecoverablePacket(candidate, { rooms: new Set(), flags })) return undefined;
+    if (!shouldIncludePacket(rooms, roomList(opts.rooms), roomList(opts.except))) return undefined;
     return packet.data as unknown[];
   }
 
@@ -736,7 +689,7 @@ export class RedisStreamsAdapter extends ClusterAdapter {
   async saveSession(id: SocketId): Promise<void> {
     const recovery = this.recovery;
     const socket = this.nsp.sockets.get(id);
-    const pid = pidOf(socket);
+    const pid = socket?.pid;
     if (!recovery || !socket || !pid || this.closed) return;
     let value: string;
     try {
