@@ -18,7 +18,7 @@ import type {
   SocketId,
 } from "./adapter";
 import { AdapterErrorMessage } from "./errors";
-import { MultiNodeAdapter, RequestTimeoutError } from "./requests";
+import { MultiNodeAdapter, RequestTimeoutError, requestTypeName } from "./requests";
 import {
   type ClusterMessage,
   MessageType,
@@ -53,6 +53,10 @@ export abstract class ClusterAdapter extends MultiNodeAdapter {
 
   constructor(nsp: AdapterNamespace, opts: ClusterAdapterOptions = {}) {
     super(nsp, opts.requestsTimeout ?? 5000);
+  }
+
+  protected override requestTypeName(type: number): string {
+    return requestTypeName(MessageType, type);
   }
 
   /** Sends a message to every node (this one may receive it back; it is ignored by uid). Resolves with an offset. */

@@ -5,6 +5,7 @@
  * talking to other nodes (the ClusterAdapter protocol and the classic Redis one).
  */
 import createDebug from "debug";
+import { type AdapterRequestOutcome, channels } from "../diagnostics";
 import { Adapter, type AdapterNamespace, type ServerSideEmitAck } from "./adapter";
 import { AdapterErrorMessage, partialResponsesMessage, stepTimeoutError, toError } from "./errors";
 
@@ -55,6 +56,14 @@ interface PendingRequest {
   received: number;
   timer: NodeJS.Timeout;
   collector: AnswerCollector;
+  /** performance.now() at the start, when `switchyard:adapter:request` has subscribers (else 0). */
+  startedAt: number;
+}
+
+/** The lower-case name of `type` in a protocol's table of message types (`{ FETCH_SOCKETS: 7, ... }`). */
+export function requestTypeName(types: Readonly<Record<string, number>>, type: number): string {
+  for (const name in types) if (types[name] === type) return name.toLowerCase();
+  return String(type);
 }
 
 interface AckRequest {
@@ -86,6 +95,9 @@ export abstract class MultiNodeAdapter extends Adapter {
   protected reportError(err: unknown): void {
     const error = toError(err);
     debug("[%s] %s", this.uid, error.message);
+    if (channels.adapterError.hasSubscribers) {
+      channels.adapterError.publish({ adapter: this, namespace: this.nsp.name, error });
+    }
     if (this.listenerCount("error") > 0) this.emit("error", error);
   }
 
@@ -128,10 +140,35 @@ export abstract class MultiNodeAdapter extends Adapter {
       const request = this.requests.get(requestId);
       if (!request) return;
       this.requests.delete(requestId);
+      if (request.startedAt !== 0) this.publishRequest(requestId, request, "timeout");
       const message = timeoutMessage ?? partialResponsesMessage(request.received, expected);
       collector.done(new RequestTimeoutError(message, collector.answers()));
     }, timeout);
-    this.requests.set(requestId, { type, expected, received: 0, timer, collector });
+    const startedAt = channels.adapterRequest.hasSubscribers ? performance.now() : 0;
+    this.requests.set(requestId, { type, expected, received: 0, timer, collector, startedAt });
+  }
+
+  /** The name of a request type of this adapter's protocol, for diagnostics ("fetch_sockets", ...). */
+  protected requestTypeName(type: number): string {
+    return String(type);
+  }
+
+  private publishRequest(
+    id: string,
+    request: PendingRequest,
+    outcome: AdapterRequestOutcome,
+  ): void {
+    if (!channels.adapterRequest.hasSubscribers) return;
+    channels.adapterRequest.publish({
+      adapter: this,
+      namespace: this.nsp.name,
+      type: this.requestTypeName(request.type),
+      requestId: id,
+      expected: request.expected,
+      received: request.received,
+      durationMs: performance.now() - request.startedAt,
+      outcome,
+    });
   }
 
   /**
@@ -146,6 +183,7 @@ export abstract class MultiNodeAdapter extends Adapter {
     if (request.received >= request.expected) {
       clearTimeout(request.timer);
       this.requests.delete(requestId);
+      if (request.startedAt !== 0) this.publishRequest(requestId, request, "complete");
       request.collector.done(null);
     }
   }
@@ -203,6 +241,7 @@ export abstract class MultiNodeAdapter extends Adapter {
     for (const [id, request] of this.requests) {
       clearTimeout(request.timer);
       this.requests.delete(id);
+      if (request.startedAt !== 0) this.publishRequest(id, request, "aborted");
       request.collector.done(new RequestTimeoutError(reason, request.collector.answers()));
     }
     this.ackRequests.clear();
