@@ -107,7 +107,7 @@ test("a subscriber receives the documented messages", async () => {
   assert.equal(refused.server, server.io.engine);
 
   const packetIn = seen.get(ChannelName.ENGINE_PACKET_IN) ?? [];
-  assert.ok(packetIn.some((m) => (m.packet as { data?: unknown }).data === '420["hello"]'));
+  assert.ok(packetIn.some((m) => (m.packet as { data?: unknown }).data === '20["hello"]'));
   const packetOut = seen.get(ChannelName.ENGINE_PACKET_OUT) ?? [];
   assert.equal((packetOut[0]?.packets as Array<{ type: string }>)[0]?.type, "open");
 });
