@@ -36,8 +36,8 @@ const impl = argValue("--impl", process.env.BENCH_IMPL ?? "socket.io");
 function loadServerClass(name) {
   if (name === "socket.io") return require("socket.io").Server;
   // The package's self-reference: /work/main is the "switchyard" package, built into dist/.
-  if (name === "switchyard") return require("switchyard").Server;
-  throw new Error(`unknown --impl ${name} (expected socket.io or switchyard)`);
+  if (name === "switchyard" || name === "switchyard+metrics") return require("switchyard").Server;
+  throw new Error(`unknown --impl ${name} (expected socket.io, switchyard or switchyard+metrics)`);
 }
 
 const Server = loadServerClass(impl);
@@ -48,6 +48,9 @@ const io = new Server(httpServer, {
   pingTimeout: 20000,
   serveClient: false,
 });
+// switchyard+metrics: the same server with switchyard/metrics collecting, served at /metrics
+if (impl === "switchyard+metrics")
+  require("switchyard/metrics").collectMetrics(io).attach(httpServer);
 
 function socketCount() {
   try {

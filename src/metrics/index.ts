@@ -32,7 +32,7 @@ import {
 import type { Packet as EnginePacket } from "../engine/packet";
 import type { Server } from "../server/server";
 import type { EventsMap } from "../server/typed-events";
-import { BoundedNames, Tally } from "./tallies";
+import { BoundedNames, Tally, Traffic } from "./tallies";
 
 export interface MetricsOptions {
   /** The registry to register on (the application's, typically); a new one by default. */
@@ -94,13 +94,6 @@ function loadPromClient(): typeof PromClient {
   }
 }
 
-/** The bytes of an engine packet: its type character and its data (binary counted raw), before framing. */
-function packetBytes(packet: EnginePacket): number {
-  const data = packet.data;
-  if (data === undefined) return 1;
-  return 1 + (typeof data === "string" ? Buffer.byteLength(data) : data.length);
-}
-
 /**
  * Starts collecting the metrics of `io` (every namespace, every engine session of `io.engine`) on a registry
  * and returns the handle that serves it.
@@ -125,10 +118,8 @@ export function collectMetrics<
   const handshakes = new Tally(["transport"]);
   const refused = new Tally(["code"]);
   const engineCloses = new Tally(["reason", "transport"]);
-  const packetsIn = new Tally(["transport", "type"]);
-  const packetsOut = new Tally(["transport", "type"]);
-  const bytesIn = new Tally(["transport"]);
-  const bytesOut = new Tally(["transport"]);
+  const trafficIn = new Traffic();
+  const trafficOut = new Traffic();
   const upgrades = new Tally(["from", "to"]);
   const connections = new Tally(["namespace"]);
   const disconnects = new Tally(["namespace", "reason"]);
@@ -144,7 +135,12 @@ export function collectMetrics<
 
   // ---- prom-client metrics: counters read the tallies at scrape time ----
   const metrics: PromClient.Metric[] = [];
-  const counter = (name: string, help: string, tally: Tally): void => {
+  type ForEach = (fn: (labels: Record<string, string>, value: number) => void) => void;
+  const counter = (
+    name: string,
+    help: string,
+    tally: Tally | { labelNames: readonly string[]; forEach: ForEach },
+  ): void => {
     metrics.push(
       new prom.Counter({
         name: prefix + name,
@@ -158,6 +154,14 @@ export function collectMetrics<
       }),
     );
   };
+  const packets = (traffic: Traffic) => ({
+    labelNames: ["transport", "type"],
+    forEach: (fn: Parameters<ForEach>[0]) => traffic.forEachPacketCount(fn),
+  });
+  const bytes = (traffic: Traffic) => ({
+    labelNames: ["transport"],
+    forEach: (fn: Parameters<ForEach>[0]) => traffic.forEachBytes(fn),
+  });
   counter("engine_handshakes_total", "Engine.IO sessions opened, by first transport", handshakes);
   counter(
     "engine_connection_errors_total",
@@ -172,18 +176,22 @@ export function collectMetrics<
   counter(
     "engine_packets_received_total",
     "Engine.IO packets received, by transport and type",
-    packetsIn,
+    packets(trafficIn),
   );
-  counter("engine_packets_sent_total", "Engine.IO packets sent, by transport and type", packetsOut);
+  counter(
+    "engine_packets_sent_total",
+    "Engine.IO packets sent, by transport and type",
+    packets(trafficOut),
+  );
   counter(
     "engine_received_bytes_total",
     "Bytes of Engine.IO packets received (type and data, before framing)",
-    bytesIn,
+    bytes(trafficIn),
   );
   counter(
     "engine_sent_bytes_total",
     "Bytes of Engine.IO packets sent (type and data, before framing and compression)",
-    bytesOut,
+    bytes(trafficOut),
   );
   counter("engine_upgrades_total", "Sessions upgraded from one transport to another", upgrades);
   counter("connections_total", "Sockets connected to a namespace", connections);
@@ -337,9 +345,9 @@ export function collectMetrics<
       (m) => {
         const { socket, packet } = m as EnginePacketInMessage;
         if (!ours(socket.server)) return;
-        const transport = socket.transport.name;
-        packetsIn.add2(transport, packet.type);
-        bytesIn.add(transport, packetBytes(packet));
+        const traffic = trafficIn.of(socket.transport.name);
+        traffic.packets[packet.type] = (traffic.packets[packet.type] ?? 0) + 1;
+        traffic.bytes += trafficIn.packetBytes(packet.data);
       },
     ],
     [
@@ -347,14 +355,12 @@ export function collectMetrics<
       (m) => {
         const { socket, packets } = m as EnginePacketOutMessage;
         if (!ours(socket.server)) return;
-        const transport = socket.transport.name;
-        let bytes = 0;
+        const traffic = trafficOut.of(socket.transport.name);
         for (let i = 0; i < packets.length; i++) {
           const packet = packets[i] as EnginePacket;
-          packetsOut.add2(transport, packet.type);
-          bytes += packetBytes(packet);
+          traffic.packets[packet.type] = (traffic.packets[packet.type] ?? 0) + 1;
+          traffic.bytes += trafficOut.packetBytes(packet.data);
         }
-        bytesOut.add(transport, bytes);
       },
     ],
     [

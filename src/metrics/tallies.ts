@@ -60,3 +60,56 @@ export class BoundedNames {
     return name;
   }
 }
+
+/** Engine packets and bytes of one direction on one transport. */
+export interface TransportTraffic {
+  /** Packets by engine packet type. */
+  readonly packets: Record<string, number>;
+  bytes: number;
+}
+
+/**
+ * Engine packets and bytes of one direction, by transport. Per packet: one string comparison to find the
+ * transport (the last one is kept), one keyed addition; the bytes of a string repeated for many targets (a
+ * broadcast's data is one string for all of them) are measured once.
+ */
+export class Traffic {
+  private readonly byTransport = new Map<string, TransportTraffic>();
+  private lastName = "";
+  private last: TransportTraffic | undefined = undefined;
+  private lastString: string | undefined = undefined;
+  private lastStringBytes = 0;
+
+  of(transport: string): TransportTraffic {
+    if (transport === this.lastName && this.last !== undefined) return this.last;
+    let traffic = this.byTransport.get(transport);
+    if (traffic === undefined) {
+      traffic = { packets: Object.create(null) as Record<string, number>, bytes: 0 };
+      this.byTransport.set(transport, traffic);
+    }
+    this.lastName = transport;
+    this.last = traffic;
+    return traffic;
+  }
+
+  /** The bytes of an engine packet: its type character and its data (binary counted raw), before framing. */
+  packetBytes(data: string | Buffer | undefined): number {
+    if (data === undefined) return 1;
+    if (typeof data !== "string") return 1 + data.length;
+    if (data !== this.lastString) {
+      this.lastString = data;
+      this.lastStringBytes = Buffer.byteLength(data);
+    }
+    return 1 + this.lastStringBytes;
+  }
+
+  forEachPacketCount(fn: (labels: Record<string, string>, value: number) => void): void {
+    for (const [transport, traffic] of this.byTransport) {
+      for (const type in traffic.packets) fn({ transport, type }, traffic.packets[type] as number);
+    }
+  }
+
+  forEachBytes(fn: (labels: Record<string, string>, value: number) => void): void {
+    for (const [transport, traffic] of this.byTransport) fn({ transport }, traffic.bytes);
+  }
+}
