@@ -11,5 +11,6 @@ export const {
   Adapter,
   parser,
   protocol,
+  ChannelName,
 } = switchyard;
 export default switchyard;

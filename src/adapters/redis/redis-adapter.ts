@@ -34,6 +34,7 @@ import {
   toPacket,
   requestTypeName,
   type AnswerCollector,
+  type ExpectedAnswers,
 } from "../../adapter/cluster";
 import { AdapterErrorMessage, classicTimeoutMessage } from "../../adapter/errors";
 import { RedisTransport, type RedisClient } from "./client";
@@ -477,7 +478,7 @@ export class RedisAdapter extends MultiNodeAdapter {
    */
   private request(
     type: number,
-    expected: number,
+    expected: ExpectedAnswers,
     timeout: number,
     build: (requestId: string) => string | Buffer,
     collector: AnswerCollector<Record<string, unknown>>,
