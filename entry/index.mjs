@@ -13,5 +13,6 @@ export const {
   RECOVERABLE_DISCONNECT_REASONS,
   parser,
   protocol,
+  ChannelName,
 } = switchyard;
 export default switchyard;

@@ -44,3 +44,21 @@ export type {
 } from "./server/typed-events";
 export * as parser from "./parser";
 export const protocol = 5;
+export { ChannelName } from "./diagnostics";
+export type {
+  AckMessage,
+  AdapterErrorMessage,
+  AdapterRequestMessage,
+  AdapterRequestOutcome,
+  BroadcastMessage,
+  ConnectionMessage,
+  DisconnectMessage,
+  EngineCloseMessage,
+  EngineOpenMessage,
+  EnginePacketInMessage,
+  EnginePacketOutMessage,
+  EngineRefusedMessage,
+  EngineUpgradeMessage,
+  EventInMessage,
+  EventOutMessage,
+} from "./diagnostics";

@@ -10,6 +10,7 @@ import { readFile } from "node:fs/promises";
 import http from "node:http";
 import { fileURLToPath } from "node:url";
 import { Server } from "switchyard";
+import { collectMetrics } from "switchyard/metrics";
 
 const PUBLIC_DIR = new URL("./public/", import.meta.url);
 const STATIC_FILES = {
@@ -82,6 +83,8 @@ export async function start({ port = 3000, host, redisUrl, redisKey, nodeName } 
     connectionStateRecovery: {},
     ...(redis ? { adapter: redis.adapter } : {}),
   });
+  // Prometheus metrics at /metrics, which the admin panel's live chart reads too.
+  const metrics = collectMetrics(io).attach(httpServer);
 
   await new Promise((resolve, reject) => {
     httpServer.once("error", reject);
@@ -271,6 +274,7 @@ export async function start({ port = 3000, host, redisUrl, redisKey, nodeName } 
     // Closes this node only: its sockets, the engine, the HTTP server (idle keep-alive connections
     // included) and the Redis clients.
     close: async () => {
+      metrics.close();
       const closed = new Promise((resolve) => io.close(() => resolve()));
       httpServer.closeAllConnections();
       await closed;

@@ -15,6 +15,7 @@
  */
 import { EventEmitter } from "node:events";
 import type { PreparedMessage } from "../engine";
+import { channels } from "../diagnostics";
 import type { ConnectionStateRecovery, Session, SessionToPersist } from "./sessions";
 
 export type { ConnectionStateRecovery, Session, SessionToPersist } from "./sessions";
@@ -200,7 +201,8 @@ export class Adapter extends EventEmitter {
     const nsp = this.nsp;
     const flags = opts.flags ?? NO_FLAGS;
     const encoded = nsp.encodeBroadcast(packet);
-    this.apply(opts, (socket) => nsp.deliver(socket, packet, encoded, flags));
+    const recipients = this.apply(opts, (socket) => nsp.deliver(socket, packet, encoded, flags));
+    if (channels.broadcast.hasSubscribers) publishBroadcast(this, packet, opts, recipients);
   }
 
   /**
@@ -225,6 +227,7 @@ export class Adapter extends EventEmitter {
     });
     clientCountCallback(clientCount);
     acks.end();
+    if (channels.broadcast.hasSubscribers) publishBroadcast(this, packet, opts, clientCount);
   }
 
   /** The ids of the sockets in any of `rooms` (all sockets when empty). */
@@ -283,8 +286,9 @@ export class Adapter extends EventEmitter {
     return Promise.resolve(null);
   }
 
-  /** Calls `callback` once for each local socket matching `opts` (rooms, except). */
-  protected apply(opts: BroadcastOptions, callback: (socket: AdapterSocket) => void): void {
+  /** Calls `callback` once for each local socket matching `opts` (rooms, except); returns how many. */
+  protected apply(opts: BroadcastOptions, callback: (socket: AdapterSocket) => void): number {
+    let count = 0;
     const { rooms } = opts;
     const except = this.computeExceptSids(opts.except);
     const sockets = this.nsp.sockets;
@@ -301,15 +305,20 @@ export class Adapter extends EventEmitter {
           }
           if (except?.has(id)) continue;
           const socket = sockets.get(id);
-          if (socket) callback(socket);
+          if (socket) {
+            count++;
+            callback(socket);
+          }
         }
       }
     } else {
       for (const [id, socket] of sockets) {
         if (except?.has(id)) continue;
+        count++;
         callback(socket);
       }
     }
+    return count;
   }
 
   protected computeExceptSids(exceptRooms?: Set<Room>): Set<SocketId> | undefined {
@@ -324,6 +333,15 @@ export class Adapter extends EventEmitter {
 }
 
 const NO_FLAGS: BroadcastFlags = Object.freeze({});
+
+function publishBroadcast(
+  adapter: Adapter,
+  packet: AdapterPacket,
+  options: BroadcastOptions,
+  recipients: number,
+): void {
+  channels.broadcast.publish({ adapter, namespace: adapter.nsp.name, packet, options, recipients });
+}
 
 /** The factory form of the `adapter` option: a class, or a function building one for a namespace. */
 export type AdapterConstructor =

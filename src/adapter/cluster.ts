@@ -19,7 +19,7 @@ import type {
 } from "./adapter";
 import { AdapterErrorMessage } from "./errors";
 import { isRecoverablePacket } from "./sessions";
-import { MultiNodeAdapter, RequestTimeoutError } from "./requests";
+import { MultiNodeAdapter, RequestTimeoutError, requestTypeName } from "./requests";
 import {
   type ClusterMessage,
   MessageType,
@@ -54,6 +54,10 @@ export abstract class ClusterAdapter extends MultiNodeAdapter {
 
   constructor(nsp: AdapterNamespace, opts: ClusterAdapterOptions = {}) {
     super(nsp, opts.requestsTimeout ?? 5000);
+  }
+
+  protected override requestTypeName(type: number): string {
+    return requestTypeName(MessageType, type);
   }
 
   /**

@@ -2,6 +2,7 @@
  * Namespace: a set of sockets sharing middlewares, rooms (through its adapter) and events.
  */
 import createDebug from "debug";
+import { channels } from "../diagnostics";
 import type {
   AckExpectation,
   Adapter,
@@ -199,6 +200,7 @@ export class Namespace<
   ): void {
     this.sockets.set(socket.id, socket);
     socket._onconnect();
+    if (channels.connection.hasSubscribers) channels.connection.publish({ socket });
     onConnected(socket);
     this.emitReserved("connect", socket);
     this.emitReserved("connection", socket);

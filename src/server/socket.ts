@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import createDebug from "debug";
+import { channels, timedAck } from "../diagnostics";
 import type { Room } from "../adapter/adapter";
 import type { Session } from "../adapter/sessions";
 import type { Socket as EngineSocket } from "../engine";
@@ -190,8 +191,14 @@ export class Socket<
     if (typeof last === "function") {
       data.pop();
       const id = this.nsp._ids++;
-      registerAck(this, this, id, last as Ack, flags.timeout);
+      const ack = channels.ack.hasSubscribers
+        ? timedAck(this as Socket, ev as string, last as Ack, flags.timeout !== undefined)
+        : (last as Ack);
+      registerAck(this, this, id, ack, flags.timeout);
       packet.id = id;
+    }
+    if (channels.eventOut.hasSubscribers) {
+      channels.eventOut.publish({ socket: this, event: ev, args: data.slice(1), ackId: packet.id });
     }
     if (this.pid !== undefined) {
       // connection state recovery: through the adapter, which gives the event an offset and keeps it
@@ -344,6 +351,14 @@ export class Socket<
 
   private onevent(packet: Packet): void {
     const args = (packet.data as unknown[]).slice();
+    if (channels.eventIn.hasSubscribers) {
+      channels.eventIn.publish({
+        socket: this,
+        event: args[0],
+        args: args.slice(1),
+        ackId: packet.id,
+      });
+    }
     if (packet.id !== undefined) args.push(this.ack(packet.id));
     if (this.anyIncoming) {
       for (const listener of this.anyIncoming.slice()) listener.apply(this, args);
@@ -423,6 +438,7 @@ export class Socket<
     this._cleanup();
     this.client._remove(this);
     this.connected = false;
+    if (channels.disconnect.hasSubscribers) channels.disconnect.publish({ socket: this, reason });
     this.emitReserved("disconnect", reason, description);
   }
 

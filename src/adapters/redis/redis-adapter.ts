@@ -32,6 +32,7 @@ import {
   roomList,
   toError,
   toPacket,
+  requestTypeName,
   type AnswerCollector,
   type ExpectedAnswers,
 } from "../../adapter/cluster";
@@ -146,6 +147,10 @@ export class RedisAdapter extends MultiNodeAdapter {
     this.responseChannel = `${key}-response#${nsp.name}#`;
     this.specificResponseChannel = `${this.responseChannel}${this.uid}#`;
     this.transport = new RedisTransport(pubClient, subClient, (err) => this.reportError(err));
+  }
+
+  protected override requestTypeName(type: number): string {
+    return requestTypeName(RequestType, type);
   }
 
   /** Subscribes to the namespace's channels; resolves once Redis confirmed (failures go to `error`). */
