@@ -10,6 +10,7 @@ import { type Heartbeat, type HeartbeatNode, ListId } from "./heartbeat";
 import type { Packet, PacketOptions, PacketType, RawData } from "./packet";
 import { PreparedMessage } from "./prepared";
 import { EIO4, type EngineProtocol, type ProtocolVersion } from "./protocol";
+import { packetSize, SEND_BUFFER_OVERFLOW } from "./send-buffer";
 import type { Server } from "./server";
 import type { SendCallback, Transport } from "./transports/transport";
 import { Upgrade } from "./upgrade";
@@ -19,7 +20,12 @@ const debug = createDebug("switchyard:engine:socket");
 export type ReadyState = "opening" | "open" | "closing" | "closed";
 
 export type CloseReason =
-  "transport error" | "transport close" | "forced close" | "ping timeout" | "parse error";
+  | "transport error"
+  | "transport close"
+  | "forced close"
+  | "ping timeout"
+  | "parse error"
+  | typeof SEND_BUFFER_OVERFLOW;
 
 export type SendOptions = PacketOptions;
 
@@ -51,6 +57,10 @@ export class Socket extends EventEmitter {
   /** Packets waiting for the transport to become writable. */
   writeBuffer: Packet[] = [];
   private packetsFn: SendCallback[] | null = null;
+  /** Bytes of the packets in `writeBuffer` (see send-buffer.ts). */
+  private queuedBytes = 0;
+  /** Set once the buffer passed `sendBufferHighWaterMark`; cleared (with `bufferDrain`) when back under it. */
+  private overHighWaterMark = false;
   private upgradeState: Upgrade | null = null;
   private pongRefreshed = false;
   /** @internal heartbeat links */
@@ -80,6 +90,19 @@ export class Socket extends EventEmitter {
     this.transport = transport;
     transport.setOwner(this);
     this.onOpen();
+  }
+
+  /** Bytes waiting to reach the peer: queued packets plus what the transport holds unwritten. */
+  get bufferedAmount(): number {
+    return this.queuedBytes + this.transport.bufferedAmount;
+  }
+
+  /**
+   * Whether the send buffer is past `sendBufferHighWaterMark`: the Socket.IO layer's `emit()` returns false and
+   * volatile packets are dropped until `bufferDrain`.
+   */
+  get needsDrain(): boolean {
+    return this.overHighWaterMark;
   }
 
   /** Whether an upgrade is in progress. */
@@ -135,8 +158,43 @@ export class Socket extends EventEmitter {
     }
     this.emit("packetCreate", packet);
     this.writeBuffer.push(packet);
+    this.queuedBytes += packetSize(packet);
     if (typeof callback === "function") (this.packetsFn ??= []).push(callback);
     this.flush();
+    // the peer is not keeping up (or polling between requests): look at the bound
+    if (!this.transport.writable) this.checkSendBuffer();
+  }
+
+  private checkSendBuffer(): void {
+    const buffered = this.bufferedAmount;
+    const opts = this.server.opts;
+    if (buffered > opts.maxSendBufferBytes) {
+      this.overflow(buffered);
+      return;
+    }
+    if (!this.overHighWaterMark && buffered > opts.sendBufferHighWaterMark) {
+      this.overHighWaterMark = true;
+    }
+  }
+
+  /**
+   * The send buffer passed `maxSendBufferBytes`: everything buffered is dropped and the session closes. The
+   * close itself waits for the next tick: this may run in the middle of a broadcast's loop over its targets.
+   */
+  private overflow(buffered: number): void {
+    debug("%s: send buffer overflow (%d bytes), closing", this.id, buffered);
+    this.readyState = "closing";
+    this.writeBuffer = [];
+    this.queuedBytes = 0;
+    this.packetsFn = null;
+    this.transport.discard();
+    this.transport.terminate();
+    process.nextTick(closeOverflowing, this);
+  }
+
+  /** @internal */
+  _closeOverflowing(): void {
+    this.onClose(SEND_BUFFER_OVERFLOW);
   }
 
   /** Writes the buffered packets if the transport can take them. */
@@ -148,6 +206,7 @@ export class Socket extends EventEmitter {
     this.emit("flush", buffer);
     this.server.emit("flush", this, buffer);
     this.writeBuffer = [];
+    this.queuedBytes = 0;
     const callbacks = this.packetsFn;
     this.packetsFn = null;
     this.transport.send(buffer, callbacks);
@@ -229,6 +288,10 @@ export class Socket extends EventEmitter {
   onTransportReady(transport: Transport): void {
     if (transport !== this.transport) return;
     this.flush();
+    if (this.overHighWaterMark && this.bufferedAmount <= this.server.opts.sendBufferHighWaterMark) {
+      this.overHighWaterMark = false;
+      this.emit("bufferDrain");
+    }
     this.upgradeState?.onPollingReady();
   }
 
@@ -315,6 +378,10 @@ export class Socket extends EventEmitter {
 
 function clearWriteBuffer(socket: Socket): void {
   socket.writeBuffer = [];
+}
+
+function closeOverflowing(socket: Socket): void {
+  socket._closeOverflowing();
 }
 
 function toRawData(data: RawData | ArrayBuffer | ArrayBufferView): RawData {

@@ -92,6 +92,13 @@ export class Namespace<
    * on socket.io-adapter read and bump it; ours go through `expectAcks`).
    */
   _ids = 0;
+  /**
+   * @internal Set on a dynamic child created for a client's CONNECT: removes the child when that CONNECT (and
+   * every other one in flight) fails, so a refused CONNECT leaves no namespace behind. Cleared once one succeeds.
+   */
+  _removeUnlessConnected: (() => void) | undefined;
+  /** CONNECTs in this namespace's middlewares right now. */
+  private connecting = 0;
 
   constructor(
     readonly server: Server<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
@@ -119,12 +126,14 @@ export class Namespace<
     client: Client<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
     auth: Record<string, unknown>,
     onConnected: (socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>) => void,
+    onRefused?: () => void,
   ): Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData> {
     const socket = new Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>(
       this,
       client,
       auth,
     );
+    this.connecting++;
     runMiddlewares<
       Middleware<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
       ExtendedError
@@ -133,17 +142,18 @@ export class Namespace<
       (fn, next) => fn(socket, next),
       (err) => {
         process.nextTick(() => {
-          if (client.conn.readyState !== "open") {
-            debug("connection closed during the middlewares of %s", this.name);
+          this.connecting--;
+          if (client.conn.readyState !== "open" || err) {
+            if (err) {
+              debug("middleware refused a socket of %s: %s", this.name, err.message);
+              socket._error(err);
+            } else debug("connection closed during the middlewares of %s", this.name);
             socket._cleanup();
+            onRefused?.();
+            if (this.connecting === 0 && this.sockets.size === 0) this._removeUnlessConnected?.();
             return;
           }
-          if (err) {
-            debug("middleware refused a socket of %s: %s", this.name, err.message);
-            socket._error(err);
-            socket._cleanup();
-            return;
-          }
+          this._removeUnlessConnected = undefined;
           this.sockets.set(socket.id, socket);
           socket._onconnect();
           onConnected(socket);

@@ -13,6 +13,7 @@ import { BroadcastOperator } from "./broadcast";
 import { type AnyListener, addAnyListener, removeAnyListener } from "./catch-all";
 import type { Client } from "./client";
 import { reservedEventError } from "./errors";
+import { LimitErrorMessage } from "./limits";
 import { type Handshake, buildHandshake } from "./handshake";
 import type { Namespace } from "./namespace";
 import { generateSocketId } from "../util/ids";
@@ -40,7 +41,11 @@ export type DisconnectReason =
   | "server shutting down"
   | "forced server close"
   | "client namespace disconnect"
-  | "server namespace disconnect";
+  | "server namespace disconnect"
+  /** The connection's send buffer passed `maxSendBufferBytes` (docs/limits.md). */
+  | "send buffer overflow"
+  /** The connection sent packets faster than `packetRateLimit` allows, with `onLimit: "disconnect"`. */
+  | "rate limit exceeded";
 
 export type { Handshake } from "./handshake";
 
@@ -48,6 +53,8 @@ export interface SocketReservedEventsMap {
   disconnect: (reason: DisconnectReason, description?: unknown) => void;
   disconnecting: (reason: DisconnectReason, description?: unknown) => void;
   error: (err: Error) => void;
+  /** The connection's send buffer is back under `sendBufferHighWaterMark` after `emit()` returned false. */
+  drain: () => void;
 }
 
 export type Event = [string, ...unknown[]];
@@ -149,13 +156,23 @@ export class Socket<
     const last = data[data.length - 1];
     if (typeof last === "function") {
       data.pop();
+      if (
+        this.pendingAcks !== undefined &&
+        this.pendingAcks.size >= this.nsp.server._limits.maxPendingAcks
+      ) {
+        // bounded: the packet is not sent and its ack learns why (docs/limits.md)
+        debug("%s: too many pending acks, emit refused", this.id);
+        process.nextTick(refuseAck, this, last as Ack);
+        return false;
+      }
       const id = this.nsp._ids++;
       registerAck(this, this, id, last as Ack, flags.timeout);
       packet.id = id;
     }
     this.notifyOutgoingListeners(packet);
     this.packet(packet, flags);
-    return true;
+    // false once the connection's send buffer is past its high-water mark: wait for "drain" (docs/limits.md)
+    return !this.client.conn.needsDrain;
   }
 
   /** Like `emit` with an ack, as a Promise of the client's answer (rejected on timeout). */
@@ -343,6 +360,11 @@ export class Socket<
     return this;
   }
 
+  /** @internal The connection's send buffer drained below its high-water mark. */
+  _ondrain(): void {
+    if (this.connected) this.emitReserved("drain");
+  }
+
   /** @internal An error for this socket: to its `error` listeners, or to stderr when it has none. */
   _onerror(err: Error): void {
     if (this.listenerCount("error") > 0) {
@@ -361,6 +383,8 @@ export class Socket<
     this._cleanup();
     this.client._remove(this);
     this.connected = false;
+    // acks the client can no longer answer are dropped with the socket (timed ones still get their timeout)
+    this.pendingAcks = undefined;
     this.emitReserved("disconnect", reason, description);
   }
 
@@ -373,8 +397,13 @@ export class Socket<
 
   /** @internal Refuses the connection: the client receives CONNECT_ERROR with the message and data. */
   _error(err: { message: string; data?: unknown }): void {
-    const data: { message: string; data?: unknown } = { message: err.message };
-    if (err.data !== undefined) data.data = err.data;
+    // a middleware may throw anything: a string, a plain object...
+    const message =
+      typeof err === "object" && err !== null && typeof err.message === "string"
+        ? err.message
+        : String(err);
+    const data: { message: string; data?: unknown } = { message };
+    if (typeof err === "object" && err !== null && err.data !== undefined) data.data = err.data;
     this.packet({ type: PacketType.CONNECT_ERROR, nsp: this.nsp.name, data });
   }
 
@@ -439,6 +468,10 @@ export class Socket<
 }
 
 const NO_FLAGS: EmitFlags = Object.freeze({});
+
+function refuseAck(socket: Socket, ack: Ack): void {
+  ack.call(socket, new Error(LimitErrorMessage.TOO_MANY_PENDING_ACKS));
+}
 
 function emitEvent(socket: Socket, event: Event, err: Error | undefined): void {
   socket._emitEvent(event, err);
