@@ -37,9 +37,11 @@ function open() {
   });
 }
 function snapshot(label) {
-  global.gc?.();
+  globalThis.gc?.();
   const m = process.memoryUsage();
-  console.log(`${label}: heap ${mb(m.heapUsed)} MB, rss ${mb(m.rss)} MB, sessions ${io.engine.clientsCount}`);
+  console.log(
+    `${label}: heap ${mb(m.heapUsed)} MB, rss ${mb(m.rss)} MB, sessions ${io.engine.clientsCount}`,
+  );
   return m;
 }
 async function echoLatency(ws, count) {
@@ -59,14 +61,18 @@ async function echoLatency(ws, count) {
     times.push(performance.now() - t);
   }
   times.sort((a, b) => a - b);
-  return { p50: times[Math.floor(count / 2)].toFixed(2), p99: times[Math.floor(count * 0.99)].toFixed(2) };
+  return {
+    p50: times[Math.floor(count / 2)].toFixed(2),
+    p99: times[Math.floor(count * 0.99)].toFixed(2),
+  };
 }
 
 const start = snapshot("start");
 const echo = await open();
 console.log("echo before", await echoLatency(echo, 200));
 const held = [];
-for (let i = 0; i < HELD; i += 200) held.push(...(await Promise.all(Array.from({ length: Math.min(200, HELD - i) }, open))));
+for (let i = 0; i < HELD; i += 200)
+  held.push(...(await Promise.all(Array.from({ length: Math.min(200, HELD - i) }, open))));
 snapshot(`${held.filter(Boolean).length} held`);
 for (let i = 0; i < CYCLES; i += 50) {
   const batch = await Promise.all(Array.from({ length: Math.min(50, CYCLES - i) }, open));
@@ -78,9 +84,11 @@ for (const ws of slow) ws._socket.pause();
 const slowIds = new Set([...io.sockets.sockets.keys()].slice(-SLOW));
 const payload = "z".repeat(1024);
 let overflowed = 0;
-for (const id of slowIds) io.sockets.sockets.get(id)?.on("disconnect", (r) => r === "send buffer overflow" && overflowed++);
+for (const id of slowIds)
+  io.sockets.sockets.get(id)?.on("disconnect", (r) => r === "send buffer overflow" && overflowed++);
 const flood = setInterval(() => {
-  for (const id of slowIds) for (let i = 0; i < 200; i++) io.sockets.sockets.get(id)?.emit("data", payload);
+  for (const id of slowIds)
+    for (let i = 0; i < 200; i++) io.sockets.sockets.get(id)?.emit("data", payload);
 }, 5);
 const until = Date.now() + SECONDS * 1000;
 let during;
@@ -94,7 +102,8 @@ clearInterval(flood);
 console.log(`slow readers closed for overflow: ${overflowed} of ${SLOW}`);
 for (const ws of [...held, ...slow]) ws?.terminate();
 const deadline = Date.now() + 30000;
-while (io.engine.clientsCount > 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+while (io.engine.clientsCount > 1 && Date.now() < deadline)
+  await new Promise((r) => setTimeout(r, 200));
 await new Promise((r) => setTimeout(r, 2000));
 const end = snapshot("after");
 console.log("echo after", await echoLatency(echo, 200));

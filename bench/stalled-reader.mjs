@@ -10,13 +10,15 @@ const mb = (n) => (n / 1048576).toFixed(1);
 const http = createServer();
 const io = new Server(http, { maxSendBufferBytes: max });
 await new Promise((r) => http.listen(0, "127.0.0.1", r));
-const ws = new WebSocket(`ws://127.0.0.1:${http.address().port}/socket.io/?EIO=4&transport=websocket`);
+const ws = new WebSocket(
+  `ws://127.0.0.1:${http.address().port}/socket.io/?EIO=4&transport=websocket`,
+);
 const socket = await new Promise((resolve) => {
   io.once("connection", resolve);
   ws.on("message", (d) => d.toString().startsWith("0{") && ws.send("40"));
 });
 ws._socket.pause();
-global.gc();
+globalThis.gc();
 const before = process.memoryUsage();
 let peak = before.rss;
 let reason = "still connected";
@@ -27,11 +29,15 @@ for (let sent = 0; sent < 50 * 1024 && socket.connected; sent += 512) {
   await new Promise((r) => setImmediate(r));
   peak = Math.max(peak, process.memoryUsage().rss);
 }
-console.log(`maxSendBufferBytes ${mb(max)} MB: ${reason}; rss growth at peak +${mb(peak - before.rss)} MB`);
+console.log(
+  `maxSendBufferBytes ${mb(max)} MB: ${reason}; rss growth at peak +${mb(peak - before.rss)} MB`,
+);
 ws.terminate();
 await new Promise((r) => setTimeout(r, 500));
-global.gc();
+globalThis.gc();
 const after = process.memoryUsage();
-console.log(`after the reader left: rss ${mb(after.rss - before.rss)} MB, heap ${mb(after.heapUsed - before.heapUsed)} MB vs before`);
+console.log(
+  `after the reader left: rss ${mb(after.rss - before.rss)} MB, heap ${mb(after.heapUsed - before.heapUsed)} MB vs before`,
+);
 await io.close();
 process.exit(0);

@@ -83,6 +83,9 @@ need postgresql postgresql 'command -v pg_isready && command -v pg_ctlcluster &&
 need haproxy haproxy 'command -v haproxy'
 # Debian's python-socketio, a non-JavaScript client.
 need python3-socketio python3-socketio '/usr/bin/python3 -c "import socketio"'
+# Its polling and WebSocket transports (python3-socketio does not pull them in): test/python.
+need python3-requests python3-requests '/usr/bin/python3 -c "import requests"'
+need python3-websocket python3-websocket '/usr/bin/python3 -c "import websocket"'
 # promtool (from prometheus) checks the metrics format.
 need promtool prometheus 'command -v promtool'
 

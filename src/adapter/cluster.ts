@@ -169,6 +169,7 @@ export abstract class ClusterAdapter extends MultiNodeAdapter {
     const data = response.data;
     const requestId = data.requestId;
     if (typeof requestId !== "string") return;
+    const from = typeof response.uid === "string" ? response.uid : undefined;
     switch (response.type) {
       case MessageType.BROADCAST_CLIENT_COUNT: {
         const count = data.clientCount;
@@ -183,10 +184,11 @@ export abstract class ClusterAdapter extends MultiNodeAdapter {
           requestId,
           Array.isArray(data.sockets) ? data.sockets : [],
           MessageType.FETCH_SOCKETS,
+          from,
         );
         return;
       case MessageType.SERVER_SIDE_EMIT_RESPONSE:
-        this.takeAnswer(requestId, data.packet, MessageType.SERVER_SIDE_EMIT);
+        this.takeAnswer(requestId, data.packet, MessageType.SERVER_SIDE_EMIT, from);
         return;
     }
   }
@@ -249,11 +251,11 @@ export abstract class ClusterAdapter extends MultiNodeAdapter {
     const local = await super.fetchSockets(opts);
     if (opts.flags?.local) return local;
     const timeout = opts.flags?.timeout ?? this.requestsTimeout;
-    const expected = (await this.countOthers(timeout)) ?? -1;
-    if (expected < 0) {
+    const expected = await this.expectedAnswers(timeout);
+    if (expected === undefined) {
       throw new RequestTimeoutError(AdapterErrorMessage.UNKNOWN_SERVER_COUNT, [...local]);
     }
-    if (expected === 0) return local;
+    if (expected === 0 || (typeof expected !== "number" && expected.size === 0)) return local;
     const found: Array<AdapterSocket | SocketDescription> = [...local];
     return new Promise((resolve, reject) => {
       const requestId = randomHexId();

@@ -62,7 +62,8 @@ export class Socket extends EventEmitter {
   /** Set once the buffer passed `sendBufferHighWaterMark`; cleared (with `bufferDrain`) when back under it. */
   private overHighWaterMark = false;
   private upgradeState: Upgrade | null = null;
-  private pongRefreshed = false;
+  /** The pong deadline was extended by other traffic (always true where the protocol has no such rule). */
+  private pongRefreshed: boolean;
   /** @internal heartbeat links */
   hbPrev: HeartbeatNode | null = null;
   /** @internal */
@@ -83,6 +84,7 @@ export class Socket extends EventEmitter {
     this.id = id;
     this.engineProtocol = protocol;
     this.protocol = protocol.version;
+    this.pongRefreshed = !protocol.heartbeat.trafficExtendsDeadline;
     this.server = server;
     this.request = req;
     this.remoteAddress =
@@ -253,7 +255,7 @@ export class Socket extends EventEmitter {
     if (this.hbList === ListId.PONG && !this.pongRefreshed && packet.type !== "pong") {
       // incoming traffic shows the peer is alive: extend the pong deadline once per ping
       this.pongRefreshed = true;
-      this.server._heartbeat.awaitPong(this);
+      this.heartbeat.awaitPong(this);
     }
     switch (packet.type) {
       case "ping":
@@ -304,7 +306,7 @@ export class Socket extends EventEmitter {
 
   /** @internal */
   get heartbeat(): Heartbeat {
-    return this.server._heartbeat;
+    return this.server._heartbeatFor(this.engineProtocol);
   }
 
   /** @internal */
@@ -322,7 +324,7 @@ export class Socket extends EventEmitter {
     if (this.readyState !== "open" && this.readyState !== "closing") return;
     this.pongRefreshed = false;
     this.sendPacket("ping");
-    if ((this.readyState as ReadyState) !== "closed") this.server._heartbeat.awaitPong(this);
+    if ((this.readyState as ReadyState) !== "closed") this.heartbeat.awaitPong(this);
   }
 
   /** @internal */
@@ -363,7 +365,7 @@ export class Socket extends EventEmitter {
     if (this.readyState === "closed") return;
     this.readyState = "closed";
     debug("%s closed: %s", this.id, reason);
-    this.server._heartbeat.remove(this);
+    this.heartbeat.remove(this);
     this.upgradeState?.abort();
     // the buffer stays readable in `close` listeners; it is dropped on the next tick
     process.nextTick(clearWriteBuffer, this);

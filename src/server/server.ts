@@ -6,6 +6,7 @@ import type { EventEmitter } from "node:events";
 import * as http from "node:http";
 import type { Http2SecureServer, Http2Server } from "node:http2";
 import type { Server as HttpsServer } from "node:https";
+import cors from "cors";
 import createDebug from "debug";
 import {
   Adapter,
@@ -30,7 +31,7 @@ import { type Middleware, Namespace } from "./namespace";
 import { deadline, type LimitOptions, resolveLimits } from "./limits";
 import { ParentNamespace } from "./parent-namespace";
 import type { RemoteSocket } from "./remote-socket";
-import { createClientHandler } from "./serve-client";
+import { createClientHandler, type RequestMiddleware } from "./serve-client";
 import type { Socket } from "./socket";
 import {
   type AllButLast,
@@ -254,7 +255,10 @@ export class Server<
 
   /** Serves the client bundle ahead of every other request listener. */
   private attachServe(srv: HttpLikeServer): void {
-    const handle = createClientHandler(this._path);
+    const handle = createClientHandler(
+      this._path,
+      this._opts.cors ? (cors(this._opts.cors) as RequestMiddleware) : undefined,
+    );
     const previous = srv.listeners("request").slice() as Array<(...args: unknown[]) => void>;
     srv.removeAllListeners("request");
     srv.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {

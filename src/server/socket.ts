@@ -103,7 +103,13 @@ export class Socket<
   ) {
     super();
     this.adapter = nsp.adapter;
-    this.id = generateSocketId();
+    // a v2 client (Engine.IO 3) knows its socket by the engine id, as socket.io names it
+    this.id =
+      client.conn.protocol === 3
+        ? nsp.name === "/"
+          ? client.id
+          : `${nsp.name}#${client.id}`
+        : generateSocketId();
   }
 
   /**
@@ -281,7 +287,9 @@ export class Socket<
   _onconnect(): void {
     this.connected = true;
     void this.join(this.id);
-    this.packet({ type: PacketType.CONNECT, nsp: this.nsp.name, data: { sid: this.id } });
+    // Socket.IO protocol 4 (v2 clients): a CONNECT without payload
+    const data = this.client.conn.protocol === 3 ? undefined : { sid: this.id };
+    this.packet({ type: PacketType.CONNECT, nsp: this.nsp.name, data });
   }
 
   /** @internal A packet from the client for this namespace. */
@@ -398,12 +406,20 @@ export class Socket<
   /** @internal Refuses the connection: the client receives CONNECT_ERROR with the message and data. */
   _error(err: { message: string; data?: unknown }): void {
     // a middleware may throw anything: a string, a plain object...
-    const message =
-      typeof err === "object" && err !== null && typeof err.message === "string"
-        ? err.message
-        : String(err);
+    const isObject = typeof err === "object" && err !== null;
+    const message = isObject && typeof err.message === "string" ? err.message : String(err);
+    const extra = isObject ? err.data : undefined;
+    if (this.client.conn.protocol === 3) {
+      // Socket.IO protocol 4 (v2 clients) carries the data alone, or the message when there is none
+      this.packet({
+        type: PacketType.CONNECT_ERROR,
+        nsp: this.nsp.name,
+        data: extra || message,
+      });
+      return;
+    }
     const data: { message: string; data?: unknown } = { message };
-    if (typeof err === "object" && err !== null && err.data !== undefined) data.data = err.data;
+    if (extra !== undefined) data.data = extra;
     this.packet({ type: PacketType.CONNECT_ERROR, nsp: this.nsp.name, data });
   }
 

@@ -10,13 +10,16 @@ export interface NodeConfig {
   name: string;
   impl: "switchyard" | "socket.io";
   adapter: "switchyard" | "official";
-  mode: "classic" | "sharded";
+  /** "cluster": the node:cluster IPC adapter (the node is a cluster worker; no Redis). */
+  mode: "classic" | "sharded" | "cluster";
   client: "redis" | "ioredis";
   key: string;
   redisUrl: string;
   requestsTimeout?: number;
   subscriptionMode?: "static" | "dynamic" | "dynamic-private";
   publishOnSpecificResponseChannel?: boolean;
+  /** Serve v2 clients (Engine.IO 3) too. */
+  allowEIO3?: boolean;
 }
 
 export interface Command {
@@ -85,11 +88,15 @@ interface RedisLike {
   quit(): Promise<unknown>;
 }
 
-const config = JSON.parse(process.argv[2] ?? "{}") as NodeConfig;
+const config = JSON.parse(process.argv[2] ?? process.env.SY_NODE_CONFIG ?? "{}") as NodeConfig;
 const errors: string[] = [];
 const serverEvents: unknown[][] = [];
 
 async function makeClients(): Promise<{ pub: RedisLike; sub: RedisLike; quit(): Promise<void> }> {
+  if (config.mode === "cluster") {
+    const none = { on: () => undefined, quit: () => Promise.resolve() };
+    return { pub: none, sub: none, quit: () => Promise.resolve() };
+  }
   if (config.client === "redis") {
     const { createClient } = require("redis");
     const pub = createClient({ url: config.redisUrl, socket: { reconnectStrategy: () => 200 } });
@@ -112,6 +119,15 @@ async function makeClients(): Promise<{ pub: RedisLike; sub: RedisLike; quit(): 
 }
 
 function adapterFactory(pub: RedisLike, sub: RedisLike): unknown {
+  if (config.mode === "cluster") {
+    const lib =
+      config.adapter === "official"
+        ? require("@socket.io/cluster-adapter")
+        : require("../../src/adapters/cluster");
+    return lib.createAdapter(
+      config.requestsTimeout ? { requestsTimeout: config.requestsTimeout } : {},
+    );
+  }
   const lib =
     config.adapter === "official"
       ? require("@socket.io/redis-adapter")
@@ -138,6 +154,7 @@ async function main(): Promise<void> {
   const { Server } = config.impl === "socket.io" ? require("socket.io") : require("../../src");
   const io = new Server(httpServer, {
     adapter: adapterFactory(clients.pub, clients.sub),
+    allowEIO3: config.allowEIO3 === true,
   }) as ServerLike;
   let counter = 0;
   const setup = (nsp: NamespaceLike) => {
@@ -165,7 +182,8 @@ async function main(): Promise<void> {
   };
   setup(io.of("/"));
   setup(io.of("/custom"));
-  httpServer.listen(0);
+  // exclusive: a cluster worker gets a port of its own instead of sharing the primary's
+  httpServer.listen({ port: 0, exclusive: true });
   await new Promise((resolve) => httpServer.once("listening", resolve));
   const port = (httpServer.address() as AddressInfo).port;
 
@@ -287,6 +305,7 @@ async function main(): Promise<void> {
   };
 
   process.on("message", (c: Command) => {
+    if (typeof c?.cmd !== "string") return; // a cluster adapter's message on the same channel
     run(c).then(
       (result) => process.send?.({ id: c.id, result }),
       (e: unknown) =>

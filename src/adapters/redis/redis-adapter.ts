@@ -33,6 +33,7 @@ import {
   toError,
   toPacket,
   type AnswerCollector,
+  type ExpectedAnswers,
 } from "../../adapter/cluster";
 import { AdapterErrorMessage, classicTimeoutMessage } from "../../adapter/errors";
 import { RedisTransport, type RedisClient } from "./client";
@@ -472,7 +473,7 @@ export class RedisAdapter extends MultiNodeAdapter {
    */
   private request(
     type: number,
-    expected: number,
+    expected: ExpectedAnswers,
     timeout: number,
     build: (requestId: string) => string | Buffer,
     collector: AnswerCollector<Record<string, unknown>>,
