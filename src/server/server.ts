@@ -121,7 +121,10 @@ export class Server<
     string,
     Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>
   >();
-  /** @internal */
+  /**
+   * @internal The options object given to the constructor, kept as that very object (socket.io's `opts`,
+   * which adapters built on socket.io-adapter read, `connectionStateRecovery` included).
+   */
   _opts: Partial<ServerOptions>;
   /** @internal */
   _connectTimeout: number;
@@ -136,8 +139,11 @@ export class Server<
   private _path: string;
   private _serveClient: boolean;
   private _adapter: AdapterConstructor;
-  /** Broadcasts are framed once per transport through the engine's prepared messages (the default parser only). */
-  private readonly prepareBroadcasts: boolean;
+  /**
+   * Broadcasts are framed once per transport through the engine's prepared messages (the default parser and
+   * our own engine only: another engine bound with `bind()` gets the encoded parts as they are).
+   */
+  private prepareBroadcasts: boolean;
 
   constructor(opts?: Partial<ServerOptions>);
   constructor(srv?: HttpLikeServer | number | string, opts?: Partial<ServerOptions>);
@@ -160,6 +166,11 @@ export class Server<
     this._adapter = opts.adapter ?? (Adapter as AdapterConstructor);
     this.sockets = this.of("/");
     if (srv !== undefined) this.attach(srv as HttpLikeServer | number, opts);
+  }
+
+  /** The options given to the constructor (the same object, defaults filled in where socket.io fills them). */
+  get opts(): Partial<ServerOptions> {
+    return this._opts;
   }
 
   // Options, as getters and setters
@@ -232,10 +243,8 @@ export class Server<
     } else {
       server = srv;
     }
-    // Constructor options win over attach options.
-    const merged: Partial<ServerOptions> = { ...opts, ...this._opts };
-    this._opts = merged;
-    this.initEngine(server, merged);
+    // Constructor options win over attach options; the constructor's object stays the server's `opts`.
+    this.initEngine(server, { ...opts, ...this._opts });
     return this;
   }
 
@@ -261,6 +270,7 @@ export class Server<
   /** Uses an engine.io-compatible server: each of its connections becomes a Socket.IO client. */
   bind(engine: Engine): this {
     this.engine = engine;
+    this.prepareBroadcasts = this._opts.parser === undefined && engine instanceof Engine;
     engine.on("connection", (conn: EngineSocket) => this.onconnection(conn));
     return this;
   }
