@@ -37,7 +37,9 @@ function loadServerClass(name) {
   if (name === "socket.io") return require("socket.io").Server;
   // The package's self-reference: /work/main is the "switchyard" package, built into dist/.
   if (name === "switchyard") return require("switchyard").Server;
-  throw new Error(`unknown --impl ${name} (expected socket.io or switchyard)`);
+  // Another build of Switchyard (a worktree of an older commit), to measure a change before and after.
+  if (path.isAbsolute(name)) return require(name).Server;
+  throw new Error(`unknown --impl ${name} (expected socket.io, switchyard or an absolute path)`);
 }
 
 const Server = loadServerClass(impl);
