@@ -59,6 +59,8 @@ export class Client<
   /** Packets decoded from the current engine message, handled once it is fully decoded. */
   private decoded: Packet | Packet[] | undefined;
   private closed = false;
+  /** False for a connection of another engine (engine.io through `io.bind()`): see `writeToEngine`. */
+  private readonly ownEngine: boolean;
 
   constructor(
     readonly server: Server<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
@@ -66,6 +68,7 @@ export class Client<
   ) {
     this.id = conn.id;
     this.request = conn.request;
+    this.ownEngine = conn instanceof EngineSocket;
     const decoder = new server._parser.Decoder();
     this.decoder = decoder;
     // Shared listeners find their client through a symbol: no closures per connection.
@@ -181,8 +184,10 @@ export class Client<
     }
     const compress = opts.compress !== false;
     // one part alone, as socket.io accepts it
-    const parts = typeof encoded === "string" || Buffer.isBuffer(encoded) ? [encoded] : encoded;
-    if (conn instanceof EngineSocket) {
+    const parts = Array.isArray(encoded)
+      ? (encoded as EncodedPacket)
+      : [encoded as string | Buffer];
+    if (this.ownEngine) {
       const sendOpts = compress ? COMPRESSED : UNCOMPRESSED;
       for (const part of parts) conn.write(part, sendOpts);
     } else {
