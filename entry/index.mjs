@@ -9,6 +9,8 @@ export const {
   BroadcastOperator,
   RemoteSocket,
   Adapter,
+  SessionAwareAdapter,
+  RECOVERABLE_DISCONNECT_REASONS,
   parser,
   protocol,
 } = switchyard;

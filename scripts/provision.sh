@@ -59,6 +59,24 @@ pg_start() {
   version="$(ls /etc/postgresql | sort -V | tail -n 1)"
   as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start
 }
+# The tests use the database `test` (user postgres): ready means answering with that database there.
+pg_has_test_db() {
+  psql -h 127.0.0.1 -p 5432 -U postgres -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = 'test'" |
+    grep -q 1
+}
+pg_ready() { pg_answers && pg_has_test_db; }
+pg_prepare() {
+  local deadline=$((SECONDS + START_WAIT))
+  pg_answers || pg_start
+  until pg_answers; do
+    [ "$SECONDS" -lt "$deadline" ] || die "PostgreSQL does not answer ${START_WAIT}s after starting it"
+    sleep 0.2
+  done
+  pg_has_test_db 2>/dev/null && return
+  say "creating the database test"
+  createdb -h 127.0.0.1 -p 5432 -U postgres test 2>/dev/null ||
+    as_root runuser -u postgres -- createdb test
+}
 
 # --- the needs -----------------------------------------------------------------------------------------------
 
@@ -76,13 +94,16 @@ need() {
 need redis redis-server 'command -v redis-server && command -v redis-cli' redis_answers redis_start
 # A real browser for the end-to-end tests (test/e2e): Debian's chromium, driven by playwright-core.
 need chromium chromium '[ -x /usr/bin/chromium ]'
-# PostgreSQL on 127.0.0.1:5432 (a later adapter's tests).
+# PostgreSQL on 127.0.0.1:5432 with the database test (the Postgres adapter's tests, user postgres).
 need postgresql postgresql 'command -v pg_isready && command -v pg_ctlcluster && ls -d /etc/postgresql/*/main' \
-  pg_answers pg_start
+  pg_ready pg_prepare
 # haproxy, for load-balancer tests.
 need haproxy haproxy 'command -v haproxy'
 # Debian's python-socketio, a non-JavaScript client.
 need python3-socketio python3-socketio '/usr/bin/python3 -c "import socketio"'
+# Its polling and WebSocket transports (python3-socketio does not pull them in): test/python.
+need python3-requests python3-requests '/usr/bin/python3 -c "import requests"'
+need python3-websocket python3-websocket '/usr/bin/python3 -c "import websocket"'
 # promtool (from prometheus) checks the metrics format.
 need promtool prometheus 'command -v promtool'
 

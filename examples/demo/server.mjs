@@ -75,7 +75,13 @@ export async function start({ port = 3000, host, redisUrl, redisKey, nodeName } 
     });
   });
   const redis = redisUrl ? await redisAdapter(redisUrl, redisKey) : undefined;
-  const io = new Server(httpServer, redis ? { adapter: redis.adapter } : {});
+  // Connection state recovery: a browser that loses its connection for up to two minutes comes back
+  // with the same id, rooms and data, and gets the events it missed (not the chat messages, which are
+  // sent with acknowledgements: those are never stored).
+  const io = new Server(httpServer, {
+    connectionStateRecovery: {},
+    ...(redis ? { adapter: redis.adapter } : {}),
+  });
 
   await new Promise((resolve, reject) => {
     httpServer.once("error", reject);
@@ -149,7 +155,12 @@ export async function start({ port = 3000, host, redisUrl, redisKey, nodeName } 
     socket.conn.once("upgrade", (transport) => {
       socket.data.transport = transport.name;
     });
-    socket.emit("welcome", { id: socket.id, stats: stats(), cluster: clusterLog });
+    socket.emit("welcome", {
+      id: socket.id,
+      stats: stats(),
+      cluster: socket.recovered ? [] : clusterLog,
+      recovered: socket.recovered,
+    });
     broadcastStats();
 
     socket.on("join", (value, ack) => {

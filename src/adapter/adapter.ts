@@ -15,6 +15,9 @@
  */
 import { EventEmitter } from "node:events";
 import type { PreparedMessage } from "../engine";
+import type { ConnectionStateRecovery, Session, SessionToPersist } from "./sessions";
+
+export type { ConnectionStateRecovery, Session, SessionToPersist } from "./sessions";
 
 export type SocketId = string;
 export type Room = string | number;
@@ -62,6 +65,8 @@ export interface DeliveryFlags {
 /** What the adapter may ask of a socket: membership and a plain-data description. */
 export interface AdapterSocket {
   readonly id: SocketId;
+  /** The private session id, when connection state recovery is on (an adapter may save the session early). */
+  readonly pid?: string;
   readonly rooms: Set<Room>;
   readonly handshake: unknown;
   data: unknown;
@@ -84,6 +89,11 @@ export interface AckExpectation {
 /** What the adapter may ask of its namespace. */
 export interface AdapterNamespace {
   readonly name: string;
+  /**
+   * The server's `connectionStateRecovery` option with its defaults, or undefined when recovery is off: an
+   * adapter adds offsets and keeps sessions only when it is set.
+   */
+  readonly connectionStateRecovery?: Readonly<ConnectionStateRecovery>;
   /** The connected sockets of this node, by id. */
   readonly sockets: ReadonlyMap<SocketId, AdapterSocket>;
   /** Encodes `packet` (its `nsp` set to this namespace) once for every target. */
@@ -117,14 +127,6 @@ export interface SocketDescription {
   handshake: unknown;
   rooms: Room[];
   data: unknown;
-}
-
-export interface Session {
-  pid: string;
-  id: SocketId;
-  rooms: Room[];
-  data: unknown;
-  missedPackets: unknown[][];
 }
 
 export type ServerSideEmitAck = (err: Error | null, responses: unknown[]) => void;
@@ -266,8 +268,16 @@ export class Adapter extends EventEmitter {
     if (typeof last === "function") (last as ServerSideEmitAck)(null, []);
   }
 
-  /** Connection state recovery hooks; the in-memory adapter keeps no sessions. */
-  persistSession(_session: Session): Promise<void> | void {}
+  /**
+   * Connection state recovery: saves what a socket leaves behind when its connection ends for a recoverable
+   * reason. This base keeps nothing (`SessionAwareAdapter` does), as socket.io-adapter's.
+   */
+  persistSession(_session: SessionToPersist): Promise<void> | void {}
+
+  /**
+   * The session `pid` and the packets sent after `offset` that reached it, or null (unknown or expired
+   * session, offset unknown or too old): the socket then connects afresh. A rejection counts as null.
+   */
 
   restoreSession(_pid: string, _offset: string): Promise<Session | null> {
     return Promise.resolve(null);

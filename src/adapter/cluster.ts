@@ -18,6 +18,7 @@ import type {
   SocketId,
 } from "./adapter";
 import { AdapterErrorMessage } from "./errors";
+import { isRecoverablePacket } from "./sessions";
 import { MultiNodeAdapter, RequestTimeoutError } from "./requests";
 import {
   type ClusterMessage,
@@ -55,7 +56,11 @@ export abstract class ClusterAdapter extends MultiNodeAdapter {
     super(nsp, opts.requestsTimeout ?? 5000);
   }
 
-  /** Sends a message to every node (this one may receive it back; it is ignored by uid). Resolves with an offset. */
+  /**
+   * Sends a message to every node (this one may receive it back; it is ignored by uid). Resolves with an
+   * offset (a backend that has one, such as a stream entry id). The message must be serialised before this
+   * returns: a broadcast's offset is appended to `packet.data` right after, for local delivery only.
+   */
   protected abstract doPublish(message: ClusterMessage): Promise<string | void>;
 
   /** Sends a response to the node whose adapter has uid `requesterUid`. */
@@ -71,6 +76,34 @@ export abstract class ClusterAdapter extends MultiNodeAdapter {
     this.reportFailure(() => this.doPublish(message));
   }
 
+  /** Publishes and resolves with the offset the backend gave the message ("" when it gives none). */
+  protected async publishAndReturnOffset(message: ClusterMessage): Promise<string> {
+    message.uid = this.uid;
+    message.nsp = this.nsp.name;
+    if (debug.enabled) debug("[%s] publishing message of type %d", this.uid, message.type);
+    return (await this.doPublish(message)) ?? "";
+  }
+
+  /**
+   * Connection state recovery (socket.io-adapter's rule): a recoverable broadcast (an event without ack, not
+   * volatile) gets `offset` as its last argument, when recovery is on and the backend gave an offset.
+   */
+  protected addOffsetIfNecessary(
+    packet: AdapterPacket,
+    opts: BroadcastOptions,
+    offset: string | undefined,
+  ): void {
+    if (!offset || !this.nsp.connectionStateRecovery) return;
+    if (isRecoverablePacket(packet, opts) && Array.isArray(packet.data)) {
+      (packet.data as unknown[]).push(offset);
+    }
+  }
+
+  /** Delivers a broadcast to this node's sockets (a subclass may keep it for recovery first). */
+  protected localBroadcast(packet: AdapterPacket, opts: BroadcastOptions): void {
+    void super.broadcast(packet, opts);
+  }
+
   protected publishResponse(requesterUid: string, response: ClusterMessage): void {
     response.uid = this.uid;
     response.nsp = this.nsp.name;
@@ -78,7 +111,7 @@ export abstract class ClusterAdapter extends MultiNodeAdapter {
   }
 
   /** Handles a message published by another node (or the emitter). */
-  onMessage(message: ClusterMessage, _offset?: string): void {
+  onMessage(message: ClusterMessage, offset?: string): void {
     if (!isRecord(message) || typeof message.type !== "number") return;
     if (message.uid === this.uid) return;
     if (message.nsp !== this.nsp.name) return;
@@ -107,7 +140,8 @@ export abstract class ClusterAdapter extends MultiNodeAdapter {
               }),
           );
         } else {
-          super.broadcast(packet, opts);
+          this.addOffsetIfNecessary(packet, opts, offset);
+          this.localBroadcast(packet, opts);
         }
         return;
       }
@@ -169,6 +203,7 @@ export abstract class ClusterAdapter extends MultiNodeAdapter {
     const data = response.data;
     const requestId = data.requestId;
     if (typeof requestId !== "string") return;
+    const from = typeof response.uid === "string" ? response.uid : undefined;
     switch (response.type) {
       case MessageType.BROADCAST_CLIENT_COUNT: {
         const count = data.clientCount;
@@ -183,10 +218,11 @@ export abstract class ClusterAdapter extends MultiNodeAdapter {
           requestId,
           Array.isArray(data.sockets) ? data.sockets : [],
           MessageType.FETCH_SOCKETS,
+          from,
         );
         return;
       case MessageType.SERVER_SIDE_EMIT_RESPONSE:
-        this.takeAnswer(requestId, data.packet, MessageType.SERVER_SIDE_EMIT);
+        this.takeAnswer(requestId, data.packet, MessageType.SERVER_SIDE_EMIT, from);
         return;
     }
   }
@@ -198,7 +234,7 @@ export abstract class ClusterAdapter extends MultiNodeAdapter {
         data: { packet: wirePacket(packet), opts: encodeOptions(opts) },
       });
     }
-    super.broadcast(packet, opts);
+    this.localBroadcast(packet, opts);
   }
 
   override broadcastWithAck(
@@ -249,11 +285,11 @@ export abstract class ClusterAdapter extends MultiNodeAdapter {
     const local = await super.fetchSockets(opts);
     if (opts.flags?.local) return local;
     const timeout = opts.flags?.timeout ?? this.requestsTimeout;
-    const expected = (await this.countOthers(timeout)) ?? -1;
-    if (expected < 0) {
+    const expected = await this.expectedAnswers(timeout);
+    if (expected === undefined) {
       throw new RequestTimeoutError(AdapterErrorMessage.UNKNOWN_SERVER_COUNT, [...local]);
     }
-    if (expected === 0) return local;
+    if (expected === 0 || (typeof expected !== "number" && expected.size === 0)) return local;
     const found: Array<AdapterSocket | SocketDescription> = [...local];
     return new Promise((resolve, reject) => {
       const requestId = randomHexId();

@@ -15,6 +15,11 @@ export function partialResponsesMessage(received: number, expected: number): str
   return `timeout reached: only ${received} responses received out of ${expected}`;
 }
 
+/** A request waiting for named nodes that did not all answer in time (the heartbeat ClusterAdapter's text). */
+export function missingResponsesMessage(missing: number): string {
+  return `timeout reached: missing ${missing} responses`;
+}
+
 /** A request of the classic Redis adapter that timed out (its text, naming the method). */
 export function classicTimeoutMessage(method: string): string {
   return `timeout reached while waiting for ${method} response`;

@@ -6,7 +6,13 @@
  */
 import createDebug from "debug";
 import { Adapter, type AdapterNamespace, type ServerSideEmitAck } from "./adapter";
-import { AdapterErrorMessage, partialResponsesMessage, stepTimeoutError, toError } from "./errors";
+import {
+  AdapterErrorMessage,
+  missingResponsesMessage,
+  partialResponsesMessage,
+  stepTimeoutError,
+  toError,
+} from "./errors";
 
 const debug = createDebug("switchyard:cluster");
 
@@ -49,10 +55,23 @@ export interface AnswerCollector<A = unknown> {
   done(err: Error | null): void;
 }
 
+/**
+ * Who must answer a request: a number of answers (protocols that only know how many nodes there are), or the
+ * uids of the nodes alive when it was sent (the heartbeat protocol, which can end a request early when one of
+ * them goes away).
+ */
+export type ExpectedAnswers = number | Set<string>;
+
+function expectedCount(expected: ExpectedAnswers): number {
+  return typeof expected === "number" ? expected : expected.size;
+}
+
 interface PendingRequest {
   type: number;
   expected: number;
   received: number;
+  /** The uids still to answer, when the request waits for named nodes. */
+  waitingFor?: Set<string>;
   timer: NodeJS.Timeout;
   collector: AnswerCollector;
 }
@@ -101,6 +120,14 @@ export abstract class MultiNodeAdapter extends Adapter {
     result.catch((err: unknown) => this.reportError(err));
   }
 
+  /**
+   * Who must answer a request sent now: by default serverCount() - 1 answers; the heartbeat base names the
+   * nodes alive. Undefined when that cannot be had in time (the error is reported).
+   */
+  protected expectedAnswers(timeout: number): Promise<ExpectedAnswers | undefined> {
+    return this.countOthers(timeout);
+  }
+
   /** serverCount() - 1, or undefined when the count cannot be had in time (the error is reported). */
   protected async countOthers(timeout: number): Promise<number | undefined> {
     try {
@@ -112,41 +139,72 @@ export abstract class MultiNodeAdapter extends Adapter {
   }
 
   /**
-   * Waits for `expected` answers to the request `requestId` of type `type`, handing them to `collector`. After
-   * `timeout` ms it gets instead a RequestTimeoutError with the answers so far (message `timeoutMessage`, by
-   * default the ClusterAdapter's, which the classic adapter also uses for serverSideEmit).
+   * Waits for the `expected` answers (a count, or one per named node) to the request `requestId` of type
+   * `type`, handing them to `collector`. After `timeout` ms it gets instead a RequestTimeoutError with the
+   * answers so far (message `timeoutMessage`, by default the ClusterAdapter's, which the classic adapter also
+   * uses for serverSideEmit).
    */
   protected awaitAnswers(
     requestId: string,
     type: number,
-    expected: number,
+    expected: ExpectedAnswers,
     timeout: number,
     collector: AnswerCollector,
     timeoutMessage?: string,
   ): void {
+    const count = expectedCount(expected);
+    const waitingFor = typeof expected === "number" ? undefined : new Set(expected);
     const timer = setTimeout(() => {
       const request = this.requests.get(requestId);
       if (!request) return;
       this.requests.delete(requestId);
-      const message = timeoutMessage ?? partialResponsesMessage(request.received, expected);
+      const message =
+        timeoutMessage ??
+        (waitingFor
+          ? missingResponsesMessage(waitingFor.size)
+          : partialResponsesMessage(request.received, count));
       collector.done(new RequestTimeoutError(message, collector.answers()));
     }, timeout);
-    this.requests.set(requestId, { type, expected, received: 0, timer, collector });
+    this.requests.set(requestId, {
+      type,
+      expected: count,
+      received: 0,
+      waitingFor,
+      timer,
+      collector,
+    });
   }
 
   /**
    * Hands an answer to its pending request; unknown ids (and, where the protocol tells the type of an answer,
-   * answers of another type) are ignored. The last expected answer completes the request.
+   * answers of another type) are ignored. The last expected answer completes the request; for a request
+   * waiting for named nodes, that is the answer of the last of them (`from`, the answering node's uid).
    */
-  protected takeAnswer(requestId: string, answer: unknown, ofType?: number): void {
+  protected takeAnswer(requestId: string, answer: unknown, ofType?: number, from?: string): void {
     const request = this.requests.get(requestId);
     if (!request || (ofType !== undefined && request.type !== ofType)) return;
     request.received++;
     request.collector.take(answer);
-    if (request.received >= request.expected) {
-      clearTimeout(request.timer);
-      this.requests.delete(requestId);
-      request.collector.done(null);
+    const complete = request.waitingFor
+      ? from !== undefined && request.waitingFor.delete(from) && request.waitingFor.size === 0
+      : request.received >= request.expected;
+    if (complete) this.completeRequest(requestId, request);
+  }
+
+  private completeRequest(requestId: string, request: PendingRequest): void {
+    clearTimeout(request.timer);
+    this.requests.delete(requestId);
+    request.collector.done(null);
+  }
+
+  /**
+   * A node went away: the requests waiting for it stop doing so, and those it was the last to owe an answer to
+   * complete at once with the answers received so far.
+   */
+  protected forgetAnswerer(uid: string): void {
+    for (const [id, request] of this.requests) {
+      if (request.waitingFor?.delete(uid) && request.waitingFor.size === 0)
+        this.completeRequest(id, request);
     }
   }
 
@@ -161,14 +219,14 @@ export abstract class MultiNodeAdapter extends Adapter {
    */
   protected emitWithAck(
     ack: ServerSideEmitAck,
-    ask: (expected: number, collector: AnswerCollector) => void,
+    ask: (expected: ExpectedAnswers, collector: AnswerCollector) => void,
   ): void {
-    void this.countOthers(this.requestsTimeout).then((expected) => {
+    void this.expectedAnswers(this.requestsTimeout).then((expected) => {
       if (expected === undefined) {
         ack(new RequestTimeoutError(AdapterErrorMessage.UNKNOWN_SERVER_COUNT, []), []);
         return;
       }
-      if (expected <= 0) {
+      if (expectedCount(expected) <= 0) {
         ack(null, []);
         return;
       }

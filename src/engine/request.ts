@@ -5,13 +5,25 @@ export interface EngineQuery {
   transport: string | undefined;
   sid: string | undefined;
   EIO: string | undefined;
+  /** Revision 3: present (non-empty) when the client cannot take binary polling bodies. */
+  b64: string | undefined;
+  /** JSONP polling: the callback index. */
+  j: string | undefined;
 }
 
-/** `transport`, `sid` and `EIO` from the request URL, read as src/util/query.ts reads any query. */
+/** `transport`, `sid`, `EIO`, `b64` and `j` from the request URL, read as src/util/query.ts reads any query. */
 export function parseEngineQuery(url: string | undefined): EngineQuery {
-  const query: EngineQuery = { transport: undefined, sid: undefined, EIO: undefined };
+  const query: EngineQuery = {
+    transport: undefined,
+    sid: undefined,
+    EIO: undefined,
+    b64: undefined,
+    j: undefined,
+  };
   forEachQueryParam(url, (key, value) => {
-    if (key === "transport" || key === "sid" || key === "EIO") query[key] = value;
+    if (key === "transport" || key === "sid" || key === "EIO" || key === "b64" || key === "j") {
+      query[key] = value;
+    }
   });
   return query;
 }

@@ -51,8 +51,10 @@ export class Server extends EventEmitter {
   clientsCount = 0;
   /** The HTTP server created by `listen()`. */
   httpServer?: HttpServer;
-  /** @internal */
+  /** @internal The heartbeat of revision 4 sessions (the server pings). */
   readonly _heartbeat: Heartbeat;
+  /** Revision 3 sessions' (the client pings; only the deadline, `pingInterval + pingTimeout`), made on first use. */
+  private heartbeatV3: Heartbeat | undefined;
   private readonly middlewares: Middleware[] = [];
   private readonly cookie: ResolvedCookieOptions | false;
   private readonly pollingHost: PollingHost;
@@ -111,6 +113,7 @@ export class Server extends EventEmitter {
     for (const sid in this.clients) this.clients[sid]?.close(true);
     this.upgrades.close();
     this._heartbeat.stop();
+    this.heartbeatV3?.stop();
     return this;
   }
 
@@ -156,7 +159,7 @@ export class Server extends EventEmitter {
     const result = await handshake(this, req, query);
     if (result.refusal !== undefined) return this.refuseRequest(req, res, result.refusal);
     if (this.closed) return answerClosed(res);
-    const transport = new PollingTransport(this.pollingHost, result.protocol);
+    const transport = new PollingTransport(this.pollingHost, result.protocol, query);
     const socket = this.addSession(result.id, transport, req, result.protocol);
     transport.onRequest(req, res, true);
     this.emit("connection", socket);
@@ -209,6 +212,15 @@ export class Server extends EventEmitter {
     if (this.clients[socket.id] !== socket) return;
     delete this.clients[socket.id];
     this.clientsCount--;
+  }
+
+  /** @internal The heartbeat scheduler of `protocol`'s sessions. */
+  _heartbeatFor(protocol: EngineProtocol): Heartbeat {
+    if (protocol.heartbeat.trafficExtendsDeadline) return this._heartbeat;
+    return (this.heartbeatV3 ??= new Heartbeat(
+      this.opts.pingInterval,
+      this.opts.pingInterval + this.opts.pingTimeout,
+    ));
   }
 
   /** @internal The open packet's JSON. */

@@ -52,7 +52,8 @@ export class Socket extends EventEmitter {
   writeBuffer: Packet[] = [];
   private packetsFn: SendCallback[] | null = null;
   private upgradeState: Upgrade | null = null;
-  private pongRefreshed = false;
+  /** The pong deadline was extended by other traffic (always true where the protocol has no such rule). */
+  private pongRefreshed: boolean;
   /** @internal heartbeat links */
   hbPrev: HeartbeatNode | null = null;
   /** @internal */
@@ -73,6 +74,7 @@ export class Socket extends EventEmitter {
     this.id = id;
     this.engineProtocol = protocol;
     this.protocol = protocol.version;
+    this.pongRefreshed = !protocol.heartbeat.trafficExtendsDeadline;
     this.server = server;
     this.request = req;
     this.remoteAddress =
@@ -194,7 +196,7 @@ export class Socket extends EventEmitter {
     if (this.hbList === ListId.PONG && !this.pongRefreshed && packet.type !== "pong") {
       // incoming traffic shows the peer is alive: extend the pong deadline once per ping
       this.pongRefreshed = true;
-      this.server._heartbeat.awaitPong(this);
+      this.heartbeat.awaitPong(this);
     }
     switch (packet.type) {
       case "ping":
@@ -241,7 +243,7 @@ export class Socket extends EventEmitter {
 
   /** @internal */
   get heartbeat(): Heartbeat {
-    return this.server._heartbeat;
+    return this.server._heartbeatFor(this.engineProtocol);
   }
 
   /** @internal */
@@ -259,7 +261,7 @@ export class Socket extends EventEmitter {
     if (this.readyState !== "open" && this.readyState !== "closing") return;
     this.pongRefreshed = false;
     this.sendPacket("ping");
-    if ((this.readyState as ReadyState) !== "closed") this.server._heartbeat.awaitPong(this);
+    if ((this.readyState as ReadyState) !== "closed") this.heartbeat.awaitPong(this);
   }
 
   /** @internal */
@@ -300,7 +302,7 @@ export class Socket extends EventEmitter {
     if (this.readyState === "closed") return;
     this.readyState = "closed";
     debug("%s closed: %s", this.id, reason);
-    this.server._heartbeat.remove(this);
+    this.heartbeat.remove(this);
     this.upgradeState?.abort();
     // the buffer stays readable in `close` listeners; it is dropped on the next tick
     process.nextTick(clearWriteBuffer, this);

@@ -79,6 +79,8 @@ export class Client<
     conn.on("error", onError);
     conn.on("close", onClose);
     this.connectTimer = setTimeout(onConnectTimeout, server._connectTimeout, this);
+    // a v2 client (Engine.IO 3, Socket.IO protocol 4) is in the main namespace without asking
+    if (conn.protocol === 3) this.connect("/", {});
   }
 
   /** @internal A connection that joined no namespace in time is closed. */
@@ -226,6 +228,10 @@ export class Client<
 
   private handle(packet: Packet): void {
     if (this.closed) return;
+    if (this.conn.protocol === 3 && packet.nsp.includes("?")) {
+      this.handleWithQuery(packet);
+      return;
+    }
     const socket = this.nsps.get(packet.nsp);
     if (!socket && packet.type === PacketType.CONNECT) {
       this.connect(packet.nsp, (packet.data as Record<string, unknown> | undefined) ?? {});
@@ -236,7 +242,31 @@ export class Client<
     ) {
       socket._onpacket(packet);
     } else {
-      debug("invalid state for packet type %d on %s", packet.type, this.id);
+      debug("invalid state for packet type %d (%s) on %s", packet.type, packet.nsp, this.id);
+      this.close();
+    }
+  }
+
+  /**
+   * Socket.IO protocol 4 (v2 clients): a namespace may carry a query string (`/admin?token=abc`), which is the
+   * socket's `handshake.auth` when the packet is a CONNECT (a null-prototype object, the last of a repeated key).
+   */
+  private handleWithQuery(packet: Packet): void {
+    const url = new URL(packet.nsp, "https://socket.io");
+    const auth = Object.create(null) as Record<string, unknown>;
+    for (const [key, value] of url.searchParams) auth[key] = value;
+    const name = url.pathname;
+    const socket = this.nsps.get(name);
+    if (!socket && packet.type === PacketType.CONNECT) this.connect(name, auth);
+    else if (
+      socket &&
+      packet.type !== PacketType.CONNECT &&
+      packet.type !== PacketType.CONNECT_ERROR
+    ) {
+      packet.nsp = name;
+      socket._onpacket(packet);
+    } else {
+      debug("invalid state for packet type %d (%s) on %s", packet.type, packet.nsp, this.id);
       this.close();
     }
   }

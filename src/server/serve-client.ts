@@ -26,7 +26,7 @@ const JS_TYPE = "application/javascript; charset=utf-8";
 const MAP_TYPE = "application/json; charset=utf-8"; // as socket.io sends it
 const CACHE_CONTROL = "public, max-age=0";
 
-type Encoding = "br" | "gzip" | "identity";
+type Encoding = "br" | "gzip" | "deflate" | "identity";
 
 /** One servable file: its bytes, loaded on demand, and the encodings made from them. */
 interface ClientFile {
@@ -34,6 +34,7 @@ interface ClientFile {
   readonly contentType: string;
   bytes?: Promise<Buffer>;
   gzip?: Promise<Buffer>;
+  deflate?: Promise<Buffer>;
   br?: Promise<Buffer>;
 }
 
@@ -78,6 +79,14 @@ function gzipAsync(input: Buffer): Promise<Buffer> {
   });
 }
 
+function deflateAsync(input: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    zlib.deflate(input, { level: zlib.constants.Z_BEST_COMPRESSION }, (err, out) =>
+      err ? reject(err) : resolve(out),
+    );
+  });
+}
+
 function brotliAsync(input: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const params = {
@@ -98,15 +107,17 @@ function body(file: ClientFile, encoding: Encoding): Promise<Buffer> {
   if (encoding === "identity") return bytes;
   let encoded = file[encoding];
   if (encoded === undefined) {
-    encoded = bytes.then(encoding === "br" ? brotliAsync : gzipAsync);
+    encoded = bytes.then(
+      encoding === "br" ? brotliAsync : encoding === "gzip" ? gzipAsync : deflateAsync,
+    );
     file[encoding] = encoded;
     encoded.catch(() => (file[encoding] = undefined));
   }
   return encoded;
 }
 
-/** The codings the bundles are served in, in socket.io's order of preference (deflate is not offered). */
-const BUNDLE_CODINGS = ["br", "gzip"] as const;
+/** The codings the bundles are served in, in socket.io 4.8's order of preference. */
+const BUNDLE_CODINGS = ["br", "gzip", "deflate"] as const;
 
 /** Picks the response encoding from an Accept-Encoding header (src/util/accept-encoding.ts). */
 export function chooseEncoding(header: string | undefined): Encoding {
@@ -136,8 +147,20 @@ function fileNameFor(url: string | undefined, prefix: string): string | undefine
  * (when the installed client ships it) and their `.map` files, then returns true; for any other
  * request it writes nothing and returns false, so the caller passes the request on.
  */
+/** A connect-style middleware (the `cors` package's): calls `next` to let the request through. */
+export type RequestMiddleware = (
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  next: (err?: unknown) => void,
+) => void;
+
+/**
+ * `corsMiddleware`: the server's `cors` option as middleware; it runs before a bundle is served, so pages on another
+ * origin can load it (socket.io does the same).
+ */
 export function createClientHandler(
   path: string,
+  corsMiddleware?: RequestMiddleware,
 ): (req: http.IncomingMessage, res: http.ServerResponse) => boolean {
   const prefix = `${path}/`;
   return function serveClient(req, res) {
@@ -147,36 +170,51 @@ export function createClientHandler(
     const { etag, files } = loadDist();
     const file = files.get(name);
     if (file === undefined) return false;
-
-    res.setHeader("Cache-Control", CACHE_CONTROL);
-    res.setHeader("ETag", etag);
-    res.setHeader("Vary", "Accept-Encoding");
-    if (etagMatches(req.headers["if-none-match"], etag)) {
-      debug("%s not modified", name);
-      res.writeHead(304);
-      res.end();
-      return true;
-    }
-
-    const encoding = chooseEncoding(req.headers["accept-encoding"]);
-    body(file, encoding).then(
-      (data) => {
-        if (res.destroyed) return;
-        res.setHeader("Content-Type", file.contentType);
-        res.setHeader("Content-Length", data.length);
-        if (encoding !== "identity") res.setHeader("Content-Encoding", encoding);
-        res.writeHead(200);
-        res.end(req.method === "HEAD" ? undefined : data);
-      },
-      (err: unknown) => {
-        debug("cannot serve %s: %O", name, err);
-        if (res.headersSent || res.destroyed) return;
-        res.removeHeader("ETag");
-        res.removeHeader("Cache-Control");
-        res.writeHead(500, { "Content-Type": "text/plain; charset=utf-8" });
-        res.end(`Cannot read the client bundle ${name}\n`);
-      },
-    );
+    if (corsMiddleware === undefined) serveFile(req, res, name, file, etag);
+    else corsMiddleware(req, res, () => serveFile(req, res, name, file, etag));
     return true;
   };
+}
+
+function serveFile(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  name: string,
+  file: ClientFile,
+  etag: string,
+): void {
+  res.setHeader("Cache-Control", CACHE_CONTROL);
+  res.setHeader("ETag", etag);
+  // after the cors middleware's "Vary: Origin", when it ran
+  const vary = res.getHeader("Vary");
+  res.setHeader(
+    "Vary",
+    vary === undefined ? "Accept-Encoding" : `${String(vary)}, Accept-Encoding`,
+  );
+  if (etagMatches(req.headers["if-none-match"], etag)) {
+    debug("%s not modified", name);
+    res.writeHead(304);
+    res.end();
+    return;
+  }
+
+  const encoding = chooseEncoding(req.headers["accept-encoding"]);
+  body(file, encoding).then(
+    (data) => {
+      if (res.destroyed) return;
+      res.setHeader("Content-Type", file.contentType);
+      res.setHeader("Content-Length", data.length);
+      if (encoding !== "identity") res.setHeader("Content-Encoding", encoding);
+      res.writeHead(200);
+      res.end(req.method === "HEAD" ? undefined : data);
+    },
+    (err: unknown) => {
+      debug("cannot serve %s: %O", name, err);
+      if (res.headersSent || res.destroyed) return;
+      res.removeHeader("ETag");
+      res.removeHeader("Cache-Control");
+      res.writeHead(500, { "Content-Type": "text/plain; charset=utf-8" });
+      res.end(`Cannot read the client bundle ${name}\n`);
+    },
+  );
 }

@@ -6,6 +6,7 @@ import type { EventEmitter } from "node:events";
 import * as http from "node:http";
 import type { Http2SecureServer, Http2Server } from "node:http2";
 import type { Server as HttpsServer } from "node:https";
+import cors from "cors";
 import createDebug from "debug";
 import {
   Adapter,
@@ -15,6 +16,8 @@ import {
   type EncodedPacket,
   type Room,
 } from "../adapter/adapter";
+import { SessionAwareAdapter } from "../adapter/session-aware";
+import type { ConnectionStateRecovery, ConnectionStateRecoveryOptions } from "../adapter/sessions";
 import {
   Server as Engine,
   type ServerOptions as EngineOptions,
@@ -29,7 +32,7 @@ import { expressHandlerError, invalidPortError } from "./errors";
 import { type Middleware, Namespace } from "./namespace";
 import { ParentNamespace } from "./parent-namespace";
 import type { RemoteSocket } from "./remote-socket";
-import { createClientHandler } from "./serve-client";
+import { createClientHandler, type RequestMiddleware } from "./serve-client";
 import type { Socket } from "./socket";
 import {
   type AllButLast,
@@ -73,6 +76,11 @@ export interface ServerOptions extends EngineOptions {
   connectTimeout: number;
   /** Remove a dynamic child namespace when its last socket leaves. Default false. */
   cleanupEmptyChildNamespaces: boolean;
+  /**
+   * Connection state recovery: a client that lost its connection gets back its id, rooms, `data` and the
+   * events it missed. Off unless set; `{}` takes the defaults (written back into this object).
+   */
+  connectionStateRecovery: ConnectionStateRecoveryOptions;
 }
 
 export interface ServerReservedEventsMap<
@@ -128,6 +136,8 @@ export class Server<
   _opts: Partial<ServerOptions>;
   /** @internal */
   _connectTimeout: number;
+  /** @internal The `connectionStateRecovery` option with its defaults, or undefined when recovery is off. */
+  readonly _recovery: Readonly<ConnectionStateRecovery> | undefined;
   private readonly parentNsps = new Map<
     DynamicMatcher,
     ParentNamespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>
@@ -163,7 +173,18 @@ export class Server<
     this.prepareBroadcasts = opts.parser === undefined;
     this.encoder = new this._parser.Encoder();
     this._connectTimeout = opts.connectTimeout || 45000;
-    this._adapter = opts.adapter ?? (Adapter as AdapterConstructor);
+    if (opts.connectionStateRecovery) {
+      // socket.io writes the filled-in option back into the options object the server keeps
+      opts.connectionStateRecovery = {
+        maxDisconnectionDuration: 120_000,
+        skipMiddlewares: true,
+        ...opts.connectionStateRecovery,
+      };
+      this._recovery = opts.connectionStateRecovery as ConnectionStateRecovery;
+    }
+    this._adapter =
+      opts.adapter ??
+      ((this._recovery ? SessionAwareAdapter : Adapter) as unknown as AdapterConstructor);
     this.sockets = this.of("/");
     if (srv !== undefined) this.attach(srv as HttpLikeServer | number, opts);
   }
@@ -251,14 +272,17 @@ export class Server<
   private initEngine(srv: HttpLikeServer, opts: Partial<ServerOptions>): void {
     debug("attaching the engine at %s", this._path);
     const engine = attachEngine(srv as http.Server, { ...opts, path: this._path });
-    if (this._serveClient) this.attachServe(srv);
+    if (this._serveClient) this.attachServe(srv, opts);
     this.httpServer = srv;
     this.bind(engine);
   }
 
   /** Serves the client bundle ahead of every other request listener. */
-  private attachServe(srv: HttpLikeServer): void {
-    const handle = createClientHandler(this._path);
+  private attachServe(srv: HttpLikeServer, opts: Partial<ServerOptions>): void {
+    const handle = createClientHandler(
+      this._path,
+      opts.cors ? (cors(opts.cors) as RequestMiddleware) : undefined,
+    );
     const previous = srv.listeners("request").slice() as Array<(...args: unknown[]) => void>;
     srv.removeAllListeners("request");
     srv.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {

@@ -5,11 +5,12 @@
 import type { IncomingMessage } from "node:http";
 import createDebug from "debug";
 import type { Room } from "../adapter/adapter";
+import type { Session } from "../adapter/sessions";
 import type { Socket as EngineSocket } from "../engine";
 import { type Packet, PacketType, RESERVED_EVENTS } from "../parser";
 import { runMiddlewares } from "../util/middleware";
 import { type Ack, ackPromise, registerAck } from "./acks";
-import { BroadcastOperator } from "./broadcast";
+import { BroadcastOperator, watchAdapterResult } from "./broadcast";
 import { type AnyListener, addAnyListener, removeAnyListener } from "./catch-all";
 import type { Client } from "./client";
 import { reservedEventError } from "./errors";
@@ -44,6 +45,19 @@ export type DisconnectReason =
 
 export type { Handshake } from "./handshake";
 
+/**
+ * The reasons after which a client may come back and recover its session (connection state recovery): the
+ * connection was lost or closed by the server, not left on purpose.
+ */
+export const RECOVERABLE_DISCONNECT_REASONS: ReadonlySet<DisconnectReason> = new Set([
+  "transport error",
+  "transport close",
+  "forced close",
+  "ping timeout",
+  "server shutting down",
+  "forced server close",
+]);
+
 export interface SocketReservedEventsMap {
   disconnect: (reason: DisconnectReason, description?: unknown) => void;
   disconnecting: (reason: DisconnectReason, description?: unknown) => void;
@@ -72,6 +86,15 @@ export class Socket<
   SocketData = unknown,
 > extends StrictEventEmitter<ListenEvents, EmitEvents, SocketReservedEventsMap> {
   readonly id: string;
+  /**
+   * The private session id (connection state recovery on): sent to the client only, which gives it back
+   * with its last offset to recover the session.
+   */
+  readonly pid: string | undefined;
+  /** Whether this socket took over a previous session (same id, rooms and data; missed events resent). */
+  readonly recovered: boolean = false;
+  /** The events missed while away, written just before the CONNECT reply. */
+  private missedPackets: unknown[][] | undefined;
   private builtHandshake: Handshake | undefined;
   /** When the socket was created (ms since the epoch): the handshake's `issued`. */
   private readonly issued = Date.now();
@@ -93,10 +116,27 @@ export class Socket<
     readonly nsp: Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
     readonly client: Client<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
     private readonly auth: Record<string, unknown>,
+    session?: Session,
   ) {
     super();
     this.adapter = nsp.adapter;
-    this.id = generateSocketId();
+    if (session) {
+      this.id = session.sid;
+      this.pid = session.pid;
+      void this.join(session.rooms);
+      this.data = session.data as SocketData;
+      this.missedPackets = session.missedPackets;
+      this.recovered = true;
+    } else {
+      // a v2 client (Engine.IO 3) knows its socket by the engine id, as socket.io names it
+      this.id =
+        client.conn.protocol === 3
+          ? nsp.name === "/"
+            ? client.id
+            : `${nsp.name}#${client.id}`
+          : generateSocketId();
+      if (nsp.server._recovery && client.conn.protocol !== 3) this.pid = generateSocketId();
+    }
   }
 
   /**
@@ -157,6 +197,12 @@ export class Socket<
       const id = this.nsp._ids++;
       registerAck(this, this, id, last as Ack, flags.timeout);
       packet.id = id;
+    }
+    if (this.pid !== undefined) {
+      // connection state recovery: through the adapter, which gives the event an offset and keeps it
+      const opts = { rooms: new Set<Room>([this.id]), except: new Set<Room>(), flags };
+      watchAdapterResult(this.adapter, this.adapter.broadcast(packet, opts));
+      return true;
     }
     this.notifyOutgoingListeners(packet);
     this.packet(packet, flags);
@@ -282,7 +328,19 @@ export class Socket<
   _onconnect(): void {
     this.connected = true;
     void this.join(this.id);
-    this.packet({ type: PacketType.CONNECT, nsp: this.nsp.name, data: { sid: this.id } });
+    const missed = this.missedPackets;
+    if (missed) {
+      this.missedPackets = undefined;
+      for (const data of missed) this.packet({ type: PacketType.EVENT, nsp: this.nsp.name, data });
+    }
+    // Socket.IO protocol 4 (v2 clients): a CONNECT without payload
+    const data =
+      this.client.conn.protocol === 3
+        ? undefined
+        : this.pid === undefined
+          ? { sid: this.id }
+          : { sid: this.id, pid: this.pid };
+    this.packet({ type: PacketType.CONNECT, nsp: this.nsp.name, data });
   }
 
   /** @internal A packet from the client for this namespace. */
@@ -376,6 +434,10 @@ export class Socket<
     if (!this.connected) return;
     debug.enabled && debug("%s closing: %s", this.id, reason);
     this.emitReserved("disconnecting", reason, description);
+    if (this.pid !== undefined && RECOVERABLE_DISCONNECT_REASONS.has(reason)) {
+      const session = { sid: this.id, pid: this.pid, rooms: [...this.rooms], data: this.data };
+      watchAdapterResult(this.adapter, this.adapter.persistSession(session));
+    }
     this._cleanup();
     this.client._remove(this);
     this.connected = false;
@@ -391,6 +453,15 @@ export class Socket<
 
   /** @internal Refuses the connection: the client receives CONNECT_ERROR with the message and data. */
   _error(err: { message: string; data?: unknown }): void {
+    if (this.client.conn.protocol === 3) {
+      // Socket.IO protocol 4 (v2 clients) carries the data alone, or the message when there is none
+      this.packet({
+        type: PacketType.CONNECT_ERROR,
+        nsp: this.nsp.name,
+        data: err.data || err.message,
+      });
+      return;
+    }
     const data: { message: string; data?: unknown } = { message: err.message };
     if (err.data !== undefined) data.data = err.data;
     this.packet({ type: PacketType.CONNECT_ERROR, nsp: this.nsp.name, data });

@@ -77,6 +77,20 @@ export function adapterSuite(name: string, makeCluster: () => Promise<Cluster>) 
       return { client, socket, node };
     }
 
+    /**
+     * Waits until node 0 counts every node in `nsp`. Adapters that learn the nodes by heartbeat (Postgres, the
+     * node:cluster one) know a namespace's nodes only once their announcements have arrived; requests sent before
+     * would rightly wait for fewer answers.
+     */
+    async function allNodesKnown(nsp: string): Promise<void> {
+      const deadline = Date.now() + 15000;
+      const adapter = cluster.nodes[0]!.io.of(nsp).adapter;
+      while ((await adapter.serverCount()) !== cluster.nodes.length) {
+        if (Date.now() > deadline) throw new Error(`node 0 does not count every node in ${nsp}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+
     function collect(client: ClientSocket, event: string): unknown[][] {
       const got: unknown[][] = [];
       client.on(event, (...args: unknown[]) => got.push(args));
@@ -150,6 +164,7 @@ export function adapterSuite(name: string, makeCluster: () => Promise<Cluster>) 
       const nsp = freshNsp();
       const clients = [await connect(0, nsp), await connect(1, nsp), await connect(2, nsp)];
       clients.forEach((x, i) => x.client.on("q", (ack: (n: number) => void) => ack(i)));
+      await allNodesKnown(nsp);
       const io0 = cluster.nodes[0]!.io;
       const responses = (await io0.of(nsp).timeout(3000).emitWithAck("q")) as number[];
       assert.deepEqual([...responses].sort(), [0, 1, 2]);
@@ -174,6 +189,7 @@ export function adapterSuite(name: string, makeCluster: () => Promise<Cluster>) 
       const a = await connect(0, nsp, ["r1"]);
       const b = await connect(1, nsp, ["r1"]);
       const c = await connect(2, nsp);
+      await allNodesKnown(nsp);
       const io0 = cluster.nodes[0]!.io;
       io0.of(nsp).in("r1").socketsJoin("r2");
       await until(() => a.socket.rooms.has("r2") && b.socket.rooms.has("r2"));
@@ -224,6 +240,7 @@ export function adapterSuite(name: string, makeCluster: () => Promise<Cluster>) 
       cluster.nodes[0]!.io.of(nsp).serverSideEmit("hello", "world", 1, "2", { 3: "4" });
       for (const args of await Promise.all(heard))
         assert.deepEqual(args, ["world", 1, "2", { 3: "4" }]);
+      await allNodesKnown(nsp);
       const [err, responses] = await new Promise<[Error | null, string[]]>((resolve) =>
         cluster.nodes[0]!.io.of(nsp).serverSideEmit("ping", (e: Error | null, r: string[]) =>
           resolve([e, r]),

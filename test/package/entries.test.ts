@@ -39,4 +39,10 @@ test("the engine and the Redis adapter are exported on their own paths", () => {
   assert.equal(typeof engine.Server, "function");
   assert.equal(typeof engine.attach, "function");
   assert.equal(typeof engine.listen, "function");
+  const adapter = requireFromRoot("switchyard/adapter") as Record<string, unknown>;
+  for (const name of ["Adapter", "ClusterAdapter", "ClusterAdapterWithHeartbeat"])
+    assert.equal(typeof adapter[name], "function", name);
+  const postgres = requireFromRoot("switchyard/postgres-adapter") as Record<string, unknown>;
+  for (const name of ["createAdapter", "PostgresAdapter"])
+    assert.equal(typeof postgres[name], "function", name);
 });

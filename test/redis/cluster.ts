@@ -1,5 +1,6 @@
 /** Test helpers for the Redis adapter: cluster nodes in child processes, clients, waiting, unique keys. */
 import { fork, type ChildProcess } from "node:child_process";
+import cluster from "node:cluster";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { io as ioc, type Socket as ClientSocket } from "socket.io-client";
@@ -38,11 +39,7 @@ export async function startNode(
     requestsTimeout: 2000,
     ...config,
   };
-  const child = fork(join(__dirname, "node.ts"), [JSON.stringify(full)], {
-    execArgv: ["--import", "tsx"],
-    serialization: "advanced",
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
+  const child = full.mode === "cluster" ? forkWorker(full) : forkNode(full);
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   const unhandled: string[] = [];
   let nextId = 1;
@@ -133,6 +130,27 @@ export async function startNode(
     },
   };
   return node;
+}
+
+function forkNode(config: NodeConfig): ChildProcess {
+  return fork(join(__dirname, "node.ts"), [JSON.stringify(config)], {
+    execArgv: ["--import", "tsx"],
+    serialization: "advanced",
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+}
+
+/**
+ * A node:cluster worker of this process (mode "cluster"): the test process is the primary, and the caller has
+ * installed a primary's forwarding (`setupPrimary` of either cluster adapter) before.
+ */
+function forkWorker(config: NodeConfig): ChildProcess {
+  cluster.setupPrimary({
+    exec: join(__dirname, "node.ts"),
+    execArgv: ["--import", "tsx"],
+    serialization: "advanced",
+  });
+  return cluster.fork({ SY_NODE_CONFIG: JSON.stringify(config) }).process;
 }
 
 export function closeClients(): void {

@@ -14,6 +14,8 @@ export interface Scenario {
   /** The server running the Switchyard adapter. */
   impl: NodeConfig["impl"];
   subscriptionMode?: NodeConfig["subscriptionMode"];
+  /** Configuration for both nodes beyond the Redis defaults (the Postgres backend, ...). */
+  extra?: Partial<NodeConfig>;
 }
 
 interface Member {
@@ -26,7 +28,13 @@ type Emitted = { error?: string; responses?: unknown[] };
 
 export async function mixedCluster(s: Scenario): Promise<void> {
   const key = uniqueKey(`${s.mode}-${s.client}`);
-  const base = { key, mode: s.mode, client: s.client, subscriptionMode: s.subscriptionMode };
+  const base = {
+    key,
+    mode: s.mode,
+    client: s.client,
+    subscriptionMode: s.subscriptionMode,
+    ...s.extra,
+  };
   const A = await startNode({ ...base, name: "A", impl: "socket.io", adapter: "official" });
   const B = await startNode({ ...base, name: "B", impl: s.impl, adapter: "switchyard" });
   try {

@@ -1,6 +1,7 @@
 /**
  * One cluster node in its own process, for the multi-node tests: a socket.io or Switchyard server with the
- * official or the Switchyard Redis adapter (classic or sharded) over `redis` or `ioredis`. Started with
+ * official or the Switchyard Redis adapter (classic or sharded) over `redis` or `ioredis`, or (`backend:
+ * "postgres"`) the official or the Switchyard Postgres adapter over a `pg` Pool. Started with
  * `fork(node.ts, [JSON config])` (advanced serialization), it answers commands sent over IPC.
  */
 import { createServer } from "node:http";
@@ -10,13 +11,31 @@ export interface NodeConfig {
   name: string;
   impl: "switchyard" | "socket.io";
   adapter: "switchyard" | "official";
-  mode: "classic" | "sharded";
+  /** "cluster": the node:cluster IPC adapter (the node is a cluster worker; no Redis). */
+  mode: "classic" | "sharded" | "cluster";
   client: "redis" | "ioredis";
   key: string;
   redisUrl: string;
   requestsTimeout?: number;
   subscriptionMode?: "static" | "dynamic" | "dynamic-private";
   publishOnSpecificResponseChannel?: boolean;
+  /** Serve v2 clients (Engine.IO 3) too. */
+  allowEIO3?: boolean;
+  /** "redis" (default) or "postgres": then `key` is the channel prefix and `pg` says the rest. */
+  backend?: "redis" | "postgres";
+  pg?: PostgresNodeConfig;
+}
+
+export interface PostgresNodeConfig {
+  host: string;
+  port: number;
+  user: string;
+  database: string;
+  /** The pool's application_name: the fault tests find this node's connections by it. */
+  applicationName: string;
+  tableName: string;
+  heartbeatInterval?: number;
+  heartbeatTimeout?: number;
 }
 
 export interface Command {
@@ -85,11 +104,29 @@ interface RedisLike {
   quit(): Promise<unknown>;
 }
 
-const config = JSON.parse(process.argv[2] ?? "{}") as NodeConfig;
+const config = JSON.parse(process.argv[2] ?? process.env.SY_NODE_CONFIG ?? "{}") as NodeConfig;
 const errors: string[] = [];
 const serverEvents: unknown[][] = [];
 
 async function makeClients(): Promise<{ pub: RedisLike; sub: RedisLike; quit(): Promise<void> }> {
+  if (config.backend === "postgres") {
+    const { Pool } = require("pg");
+    const {
+      applicationName,
+      tableName: _t,
+      heartbeatInterval: _i,
+      heartbeatTimeout: _o,
+      ...pg
+    } = config.pg as PostgresNodeConfig;
+    const pool = new Pool({ ...pg, application_name: applicationName });
+    // idle connections killed by the tests: a pool without a listener would crash the official node
+    pool.on("error", (e: Error) => errors.push(`pool: ${e.message}`));
+    return { pub: pool, sub: pool, quit: async () => void (await pool.end().catch(() => {})) };
+  }
+  if (config.mode === "cluster") {
+    const none = { on: () => undefined, quit: () => Promise.resolve() };
+    return { pub: none, sub: none, quit: () => Promise.resolve() };
+  }
   if (config.client === "redis") {
     const { createClient } = require("redis");
     const pub = createClient({ url: config.redisUrl, socket: { reconnectStrategy: () => 200 } });
@@ -112,6 +149,30 @@ async function makeClients(): Promise<{ pub: RedisLike; sub: RedisLike; quit(): 
 }
 
 function adapterFactory(pub: RedisLike, sub: RedisLike): unknown {
+  if (config.backend === "postgres") {
+    const pg = config.pg as PostgresNodeConfig;
+    const lib =
+      config.adapter === "official"
+        ? require("@socket.io/postgres-adapter")
+        : require("../../src/adapters/postgres");
+    // undefined options would override the official adapter's defaults (it merges with Object.assign)
+    const opts: Record<string, unknown> = { channelPrefix: config.key, tableName: pg.tableName };
+    if (pg.heartbeatInterval !== undefined) opts.heartbeatInterval = pg.heartbeatInterval;
+    if (pg.heartbeatTimeout !== undefined) opts.heartbeatTimeout = pg.heartbeatTimeout;
+    if (config.adapter !== "official" && config.requestsTimeout !== undefined)
+      opts.requestsTimeout = config.requestsTimeout;
+    opts.errorHandler = (e: Error) => errors.push(`errorHandler: ${e.message}`);
+    return lib.createAdapter(pub, opts);
+  }
+  if (config.mode === "cluster") {
+    const lib =
+      config.adapter === "official"
+        ? require("@socket.io/cluster-adapter")
+        : require("../../src/adapters/cluster");
+    return lib.createAdapter(
+      config.requestsTimeout ? { requestsTimeout: config.requestsTimeout } : {},
+    );
+  }
   const lib =
     config.adapter === "official"
       ? require("@socket.io/redis-adapter")
@@ -138,6 +199,7 @@ async function main(): Promise<void> {
   const { Server } = config.impl === "socket.io" ? require("socket.io") : require("../../src");
   const io = new Server(httpServer, {
     adapter: adapterFactory(clients.pub, clients.sub),
+    allowEIO3: config.allowEIO3 === true,
   }) as ServerLike;
   let counter = 0;
   const setup = (nsp: NamespaceLike) => {
@@ -165,7 +227,8 @@ async function main(): Promise<void> {
   };
   setup(io.of("/"));
   setup(io.of("/custom"));
-  httpServer.listen(0);
+  // exclusive: a cluster worker gets a port of its own instead of sharing the primary's
+  httpServer.listen({ port: 0, exclusive: true });
   await new Promise((resolve) => httpServer.once("listening", resolve));
   const port = (httpServer.address() as AddressInfo).port;
 
@@ -287,6 +350,7 @@ async function main(): Promise<void> {
   };
 
   process.on("message", (c: Command) => {
+    if (typeof c?.cmd !== "string") return; // a cluster adapter's message on the same channel
     run(c).then(
       (result) => process.send?.({ id: c.id, result }),
       (e: unknown) =>

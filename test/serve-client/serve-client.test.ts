@@ -147,7 +147,8 @@ describe("client bundles on a plain http.Server", () => {
       ["identity", undefined],
       ["*", "br"],
       ["*, br;q=0", "gzip"],
-      ["deflate", undefined],
+      ["deflate", "deflate"],
+      ["deflate, gzip", "deflate"],
       // as socket.io negotiates (accepts): the first listed at equal weight, x-gzip is not gzip,
       // an unreadable weight refuses
       ["gzip, br", "gzip"],

@@ -51,12 +51,18 @@ test("forEachQueryParam visits parameters in order, empty segments skipped", () 
   assert.deepEqual(seen, ["b:1", "a:", ":c", "b:2"]);
 });
 
-test("parseEngineQuery reads transport, sid and EIO as engine.io does", () => {
+test("parseEngineQuery reads transport, sid, EIO, b64 and j as engine.io does", () => {
   for (const url of urls) {
     const reference = engineIoReads(url);
     assert.deepEqual(
       { ...parseEngineQuery(url) },
-      { transport: reference.transport, sid: reference.sid, EIO: reference.EIO },
+      {
+        transport: reference.transport,
+        sid: reference.sid,
+        EIO: reference.EIO,
+        b64: reference.b64,
+        j: reference.j,
+      },
       url,
     );
   }

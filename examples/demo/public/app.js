@@ -154,6 +154,11 @@ function connect(username) {
   if (forcedTransports) options.transports = forcedTransports.split(",");
   socket = io(options);
   setStatus("connecting", "connecting…");
+  // Events received while reconnecting: a recovered session gets what it missed before "connect".
+  let missedWhileAway;
+  socket.onAny(() => {
+    if (missedWhileAway !== undefined) missedWhileAway++;
+  });
 
   socket.on("connect", () => {
     const engine = socket.io.engine;
@@ -164,6 +169,14 @@ function connect(username) {
       logEvent(`upgraded to ${transport.name}`);
     });
     $("socket-id").textContent = socket.id;
+    if (missedWhileAway !== undefined) {
+      logEvent(
+        socket.recovered
+          ? `reconnected: ${missedWhileAway} missed events delivered (same id, rooms and data)`
+          : "reconnected: a new session (the previous one could not be recovered)",
+      );
+      missedWhileAway = undefined;
+    }
     $("login").hidden = true;
     $("app").hidden = false;
   });
@@ -176,14 +189,16 @@ function connect(username) {
   socket.on("disconnect", (reason) => {
     setStatus("disconnected", `disconnected (${reason})`);
     logEvent(`disconnected: ${reason}`, "warn");
+    missedWhileAway = 0;
     if (!socket.active) {
       $("connect").textContent = "Reconnect";
       $("login").hidden = false;
     }
   });
 
-  socket.on("welcome", ({ stats, cluster }) => {
+  socket.on("welcome", ({ stats, cluster, recovered }) => {
     renderStats(stats);
+    if (recovered) return;
     renderRooms([]);
     for (const event of cluster) logEvent(event.text, "cluster");
     logEvent(`welcome, ${username}: ${stats.node} runs the ${stats.adapter} adapter`);

@@ -4,12 +4,14 @@
  * revision 4, packets joined by \x1e, binary as "b" + base64). Responses are gzip/deflate compressed when `httpCompression` allows it.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { parse as parseForm } from "node:querystring";
 import { deflate, gzip, type ZlibOptions } from "node:zlib";
 import createDebug from "debug";
 import { negotiateEncoding } from "../../util/accept-encoding";
 import { TransportErrorMessages } from "../errors";
-import type { Packet } from "../packet";
+import type { Packet, RawData } from "../packet";
 import type { EngineProtocol } from "../protocol";
+import type { EngineQuery } from "../request";
 import {
   type ResponseHeaders,
   runCallbacks,
@@ -43,12 +45,21 @@ export class PollingTransport extends Transport {
   private pollOnClose: (() => void) | null = null;
   private dataReq: IncomingMessage | null = null;
   private shouldClose: (() => void) | null = null;
+  /** Revision 3: the client takes binary bodies (no `b64` at the handshake, not JSONP). */
+  private readonly supportsBinary: boolean;
+  /** JSONP polling (`j` at the handshake): the start of every response, `___eio[<digits of j>](`. */
+  private readonly jsonpHead: string | undefined;
 
+  /** `query`: the handshake's, which fixes binary support and JSONP for the whole session. */
   constructor(
     private readonly host: PollingHost,
     private readonly protocol: EngineProtocol,
+    query?: Pick<EngineQuery, "b64" | "j">,
   ) {
     super();
+    this.jsonpHead =
+      query?.j === undefined ? undefined : `___eio[${query.j.replace(/[^0-9]/g, "")}](`;
+    this.supportsBinary = protocol.binaryPayloads && !query?.b64 && this.jsonpHead === undefined;
   }
 
   /** Serves one HTTP request of the session; `initial` marks the handshake request. */
@@ -88,7 +99,9 @@ export class PollingTransport extends Transport {
       res.end();
       return;
     }
-    if (req.headers["content-type"] === "application/octet-stream") {
+    const binary =
+      req.headers["content-type"] === "application/octet-stream" && this.jsonpHead === undefined;
+    if (binary && !this.protocol.binaryPayloads) {
       this.onError(TransportErrorMessages.INVALID_CONTENT);
       res.writeHead(400);
       res.end();
@@ -118,11 +131,13 @@ export class PollingTransport extends Transport {
     };
     const onEnd = (): void => {
       cleanup();
-      const body =
-        chunks.length === 1
-          ? (chunks[0] as Buffer).toString()
-          : Buffer.concat(chunks, length).toString();
-      this.onData(body);
+      const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length);
+      if (binary) this.onData(bytes);
+      else if (this.jsonpHead === undefined) this.onData(bytes.toString());
+      else {
+        const field = parseForm(bytes.toString()).d;
+        if (typeof field === "string") this.onData(unescapeJsonpNewlines(field));
+      }
       const headers: ResponseHeaders = { "Content-Type": "text/html", "Content-Length": "2" };
       res.writeHead(200, this.responseHeaders(req, headers, false));
       res.end("ok");
@@ -136,7 +151,7 @@ export class PollingTransport extends Transport {
     req.on("close", onClose);
   }
 
-  private onData(body: string): void {
+  private onData(body: RawData): void {
     const packets = this.protocol.decodePayload(body);
     for (let i = 0; i < packets.length; i++) {
       const packet = packets[i] as Packet;
@@ -170,7 +185,8 @@ export class PollingTransport extends Transport {
         break;
       }
     }
-    this.respond(req, res, this.protocol.encodePayload(packets), compress, this.pollInitial);
+    const payload = this.protocol.encodePayload(packets, this.supportsBinary);
+    this.respond(req, res, this.jsonp(payload), compress, this.pollInitial);
     if (callbacks) runCallbacks(this, callbacks);
     if (closing !== null) closing();
   }
@@ -178,11 +194,14 @@ export class PollingTransport extends Transport {
   private respond(
     req: IncomingMessage,
     res: ServerResponse,
-    payload: string,
+    payload: RawData,
     compress: boolean,
     initial: boolean,
   ): void {
-    const headers: ResponseHeaders = { "Content-Type": "text/plain; charset=UTF-8" };
+    const headers: ResponseHeaders = {
+      "Content-Type":
+        typeof payload === "string" ? "text/plain; charset=UTF-8" : "application/octet-stream",
+    };
     const length = Buffer.byteLength(payload);
     const compression = this.host.httpCompression;
     if (compress && compression && length >= compression.threshold) {
@@ -208,6 +227,16 @@ export class PollingTransport extends Transport {
     headers["Content-Length"] = length;
     res.writeHead(200, this.responseHeaders(req, headers, initial));
     res.end(payload);
+  }
+
+  /** A JSONP session's payload as a call of the client's callback with a JavaScript string literal. */
+  private jsonp(payload: RawData): RawData {
+    if (this.jsonpHead === undefined || typeof payload !== "string") return payload;
+    // JSON escapes everything but U+2028/U+2029, which end a line in older JavaScript
+    const literal = JSON.stringify(payload)
+      .replace(/\u2028/g, "\\u2028")
+      .replace(/\u2029/g, "\\u2029");
+    return this.jsonpHead + literal + ");";
   }
 
   private responseHeaders(
@@ -252,4 +281,14 @@ export class PollingTransport extends Transport {
     if (this.writable) this.send([{ type: "noop" }]);
     super.onClose();
   }
+}
+
+/**
+ * A JSONP POST's `d` field as the client wrote it before escaping: a backslash-n not preceded by a backslash was a
+ * newline, then a double-backslash-n was a backslash-n.
+ */
+function unescapeJsonpNewlines(field: string): string {
+  return field
+    .replace(/(\\)?\\n/g, (match, slash: string | undefined) => (slash ? match : "\n"))
+    .replace(/\\\\n/g, "\\n");
 }

@@ -1,0 +1,37 @@
+// Every core of the machine behind one port, with one command: `node examples/cluster/server.mjs`
+// (PORT, default 3000; WORKERS, default the number of cores).
+//
+// The primary forks one worker per core; the workers share the port (node:cluster hands each new connection
+// to a worker) and form one Socket.IO cluster through switchyard/cluster-adapter: a broadcast from any worker
+// reaches the clients of every worker. Load balancing: clients here use WebSocket only, and a WebSocket
+// connection stays on the worker that accepted it, so no sticky sessions are needed. For HTTP long-polling,
+// every request of a session must reach the same worker: see the README's "Every core of one machine".
+import cluster from "node:cluster";
+import { createServer } from "node:http";
+import { availableParallelism } from "node:os";
+import { Server } from "switchyard";
+import { createAdapter, setupPrimary } from "switchyard/cluster-adapter";
+
+const port = Number(process.env.PORT ?? 3000);
+const workers = Number(process.env.WORKERS ?? availableParallelism());
+
+if (cluster.isPrimary) {
+  setupPrimary(); // forwards the adapters' messages between workers (and uses the advanced serialization)
+  for (let i = 0; i < workers; i++) cluster.fork();
+  cluster.on("exit", (worker, code, signal) => {
+    console.log(`worker ${worker.process.pid} exited (${signal ?? code}); starting another`);
+    cluster.fork();
+  });
+  console.log(`primary ${process.pid}: ${workers} workers on http://localhost:${port}`);
+} else {
+  const httpServer = createServer();
+  const io = new Server(httpServer, { adapter: createAdapter(), transports: ["websocket"] });
+  io.on("connection", async (socket) => {
+    socket.emit("welcome", {
+      worker: process.pid,
+      servers: await io.of("/").adapter.serverCount(),
+    });
+    socket.on("chat", (text) => io.emit("chat", { from: socket.id, worker: process.pid, text }));
+  });
+  httpServer.listen(port);
+}
