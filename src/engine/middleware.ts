@@ -7,12 +7,21 @@ import { EventEmitter } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { runMiddlewares as runEach } from "../util/middleware";
+import { parseQuery } from "../util/query";
 
-export type Middleware = (
-  req: IncomingMessage,
-  res: ServerResponse,
-  next: (err?: unknown) => void,
-) => void | Promise<void>;
+/**
+ * An engine middleware. Declared through a method so that its parameters are compared bivariantly: Express
+ * handlers typed `(req: Request, res: Response, next: NextFunction)` (express-session, passport) are accepted,
+ * as engine.io's `use(fn: any)` accepts them, while an inline `(req, res, next) => ...` still gets these types.
+ */
+export type Middleware = {
+  bivarianceHack(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): unknown;
+}["bivarianceHack"];
+
+/** A request as engine middlewares see it: engine.io's parsed query is on it (`req._query.sid`...). */
+export interface MiddlewareRequest extends IncomingMessage {
+  _query?: Record<string, string>;
+}
 
 /** Runs the middlewares in order (the shared runner); `done(err)` once all called next() or one failed. */
 export function runMiddlewares(
@@ -21,6 +30,10 @@ export function runMiddlewares(
   res: ServerResponse,
   done: (err?: unknown) => void,
 ): void {
+  // as engine.io does before its middlewares (only then: a request no middleware sees is not patched); one
+  // already there (set by connect or an outer framework) is kept
+  const request = req as MiddlewareRequest;
+  request._query ??= parseQuery(req.url);
   runEach(middlewares, (middleware, next) => middleware(req, res, next), done);
 }
 
@@ -78,8 +91,24 @@ export class UpgradeResponse extends EventEmitter {
     return true;
   }
 
-  writeHead(): this {
+  /**
+   * Called once the upgrade is accepted, just before the 101 (as engine.io does): hooks on it (`on-headers`,
+   * which express-session uses to set its cookie) add their headers then.
+   */
+  writeHead(statusCode?: number): this {
+    if (typeof statusCode === "number") this.statusCode = statusCode;
+    this.headersSent = true;
     return this;
+  }
+
+  /** Node's name for "the headers are written" (express-session's `end` reads it). */
+  get _header(): boolean {
+    return this.headersSent;
+  }
+
+  /** Node's internal "write the headers now", which express-session's `end` calls. */
+  _implicitHeader(): void {
+    this.writeHead(this.statusCode);
   }
 
   end(): this {

@@ -172,6 +172,8 @@ export class UpgradeEntry {
       });
       return;
     }
+    // the middlewares' response is "written" now: hooks waiting for that add their headers to the 101
+    if (res !== null) res.writeHead();
     const headers: ResponseHeaders = res !== null ? res.headers : {};
     this.pendingUpgrades.set(req, { sid: id, initial: !query.sid, headers });
     corkUpgradeSocket(socket);

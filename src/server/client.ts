@@ -6,7 +6,7 @@
 import type { IncomingMessage } from "node:http";
 import createDebug from "debug";
 import type { EncodedPacket } from "../adapter/adapter";
-import type { Socket as EngineSocket } from "../engine";
+import { Socket as EngineSocket } from "../engine";
 import { type Packet, PacketType } from "../parser";
 import { ServerErrorMessage } from "./errors";
 import { LimitErrorMessage, packetBucket } from "./limits";
@@ -25,9 +25,12 @@ export interface WriteOptions {
   volatile?: boolean;
   /** Compressed unless false. */
   compress?: boolean;
+  /** socket.io-adapter 2.5's pre-built WebSocket frame: accepted, not needed (our engine frames once itself). */
+  wsPreEncodedFrame?: unknown;
 }
 
-// Shared by every write: the engine only reads them.
+// Shared by every write to our own engine, which only reads them. Another engine (engine.io through
+// `io.bind()`) writes to the options it gets, so it gets a fresh object per write.
 const COMPRESSED = Object.freeze({ compress: true });
 const UNCOMPRESSED = Object.freeze({ compress: false });
 
@@ -62,6 +65,8 @@ export class Client<
   /** Packets decoded from the current engine message, handled once it is fully decoded. */
   private decoded: Packet | Packet[] | undefined;
   private closed = false;
+  /** False for a connection of another engine (engine.io through `io.bind()`): see `writeToEngine`. */
+  private readonly ownEngine: boolean;
 
   constructor(
     readonly server: Server<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
@@ -70,6 +75,7 @@ export class Client<
     this.id = conn.id;
     this.request = conn.request;
     this.bucket = packetBucket(server._limits.packetRateLimit);
+    this.ownEngine = conn instanceof EngineSocket;
     const decoder = new server._parser.Decoder();
     this.decoder = decoder;
     // Shared listeners find their client through a symbol: no closures per connection.
@@ -200,15 +206,26 @@ export class Client<
    * Writes encoded packets (strings, buffers or prepared broadcast messages) to the connection. Our
    * namespace calls it for broadcasts (`Namespace.deliver`); socket.io-adapter based adapters call it too.
    */
-  writeToEngine(encoded: EncodedPacket, opts: WriteOptions): void {
+  writeToEngine(encoded: EncodedPacket | string | Buffer, opts: WriteOptions): void {
     const conn = this.conn;
     if (conn.readyState !== "open") return;
     if (opts.volatile && (!conn.transport.writable || conn.needsDrain)) {
       debug.enabled && debug("volatile packet dropped for %s", this.id);
       return;
     }
-    const sendOpts = opts.compress === false ? UNCOMPRESSED : COMPRESSED;
-    for (const part of encoded) conn.write(part, sendOpts);
+    const compress = opts.compress !== false;
+    // one part alone, as socket.io accepts it
+    const parts = Array.isArray(encoded)
+      ? (encoded as EncodedPacket)
+      : [encoded as string | Buffer];
+    if (this.ownEngine) {
+      const sendOpts = compress ? COMPRESSED : UNCOMPRESSED;
+      for (const part of parts) conn.write(part, sendOpts);
+    } else {
+      // typed as ours, but bound from elsewhere (`io.bind(engine)`)
+      const foreign = conn as { write(data: unknown, opts: { compress: boolean }): unknown };
+      for (const part of parts) foreign.write(part, { compress });
+    }
   }
 
   /** @internal An engine message: decoded whole, then its packets handled. */

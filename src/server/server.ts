@@ -130,7 +130,10 @@ export class Server<
     string,
     Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>
   >();
-  /** @internal */
+  /**
+   * @internal The options object given to the constructor, kept as that very object (socket.io's `opts`,
+   * which adapters built on socket.io-adapter read, `connectionStateRecovery` included).
+   */
   _opts: Partial<ServerOptions>;
   /** @internal */
   _connectTimeout: number;
@@ -149,8 +152,11 @@ export class Server<
   private _path: string;
   private _serveClient: boolean;
   private _adapter: AdapterConstructor;
-  /** Broadcasts are framed once per transport through the engine's prepared messages (the default parser only). */
-  private readonly prepareBroadcasts: boolean;
+  /**
+   * Broadcasts are framed once per transport through the engine's prepared messages (the default parser and
+   * our own engine only: another engine bound with `bind()` gets the encoded parts as they are).
+   */
+  private prepareBroadcasts: boolean;
 
   constructor(opts?: Partial<ServerOptions>);
   constructor(srv?: HttpLikeServer | number | string, opts?: Partial<ServerOptions>);
@@ -185,6 +191,11 @@ export class Server<
       ((this._recovery ? SessionAwareAdapter : Adapter) as unknown as AdapterConstructor);
     this.sockets = this.of("/");
     if (srv !== undefined) this.attach(srv as HttpLikeServer | number, opts);
+  }
+
+  /** The options given to the constructor (the same object, defaults filled in where socket.io fills them). */
+  get opts(): Partial<ServerOptions> {
+    return this._opts;
   }
 
   // Options, as getters and setters
@@ -257,9 +268,8 @@ export class Server<
     } else {
       server = srv;
     }
-    // Constructor options win over attach options.
+    // Constructor options win over attach options; the constructor's object stays the server's `opts`.
     const merged: Partial<ServerOptions> = { ...opts, ...this._opts };
-    this._opts = merged;
     this._limits = resolveLimits(merged);
     this.initEngine(server, merged);
     return this;
@@ -268,16 +278,16 @@ export class Server<
   private initEngine(srv: HttpLikeServer, opts: Partial<ServerOptions>): void {
     debug("attaching the engine at %s", this._path);
     const engine = attachEngine(srv as http.Server, { ...opts, path: this._path });
-    if (this._serveClient) this.attachServe(srv);
+    if (this._serveClient) this.attachServe(srv, opts);
     this.httpServer = srv;
     this.bind(engine);
   }
 
   /** Serves the client bundle ahead of every other request listener. */
-  private attachServe(srv: HttpLikeServer): void {
+  private attachServe(srv: HttpLikeServer, opts: Partial<ServerOptions>): void {
     const handle = createClientHandler(
       this._path,
-      this._opts.cors ? (cors(this._opts.cors) as RequestMiddleware) : undefined,
+      opts.cors ? (cors(opts.cors) as RequestMiddleware) : undefined,
     );
     const previous = srv.listeners("request").slice() as Array<(...args: unknown[]) => void>;
     srv.removeAllListeners("request");
@@ -290,6 +300,7 @@ export class Server<
   /** Uses an engine.io-compatible server: each of its connections becomes a Socket.IO client. */
   bind(engine: Engine): this {
     this.engine = engine;
+    this.prepareBroadcasts = this._opts.parser === undefined && engine instanceof Engine;
     engine.on("connection", (conn: EngineSocket) => this.onconnection(conn));
     return this;
   }

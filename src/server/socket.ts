@@ -167,6 +167,11 @@ export class Socket<
     return !this.connected;
   }
 
+  /** The Server (socket.io's field; adapters built on socket.io-adapter tell a local socket by it). */
+  get server(): Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>["server"] {
+    return this.nsp.server;
+  }
+
   /** The underlying Engine.IO connection. */
   get conn(): EngineSocket {
     return this.client.conn;
@@ -250,8 +255,21 @@ export class Socket<
     return this.send(...args);
   }
 
-  /** Writes a packet of this namespace to the client. */
-  packet(packet: Packet, opts: EmitFlags = {}): void {
+  /**
+   * Writes a packet of this namespace to the client. With `preEncoded`, `packet` is already encoded (an array of
+   * parts, each one engine message): adapters built on socket.io-adapter 2.2 broadcast that way.
+   */
+  packet(packet: Packet, opts?: EmitFlags): void;
+  packet(encoded: ReadonlyArray<string | Buffer>, opts: EmitFlags & { preEncoded: true }): void;
+  packet(
+    packet: Packet | ReadonlyArray<string | Buffer>,
+    opts: EmitFlags & { preEncoded?: boolean } = {},
+  ): void {
+    if (opts.preEncoded) {
+      this.client.writeToEngine(packet as ReadonlyArray<string | Buffer>, opts);
+      return;
+    }
+    packet = packet as Packet;
     packet.nsp = this.nsp.name;
     this.client._packet(packet, opts.volatile ? { volatile: true, compress: opts.compress } : opts);
   }
