@@ -62,7 +62,10 @@ async function node(official: boolean, opts: Record<string, unknown>): Promise<N
 async function clientOf(n: Node, nsp: string): Promise<ClientSocket> {
   const s = connect(`http://127.0.0.1:${n.port}${nsp}`, { transports: ["websocket"] });
   sockets.push(s);
-  await once(s, "connect");
+  await new Promise<void>((resolve, reject) => {
+    s.once("connect", () => resolve());
+    s.once("connect_error", reject);
+  });
   return s;
 }
 
@@ -143,4 +146,39 @@ test("streamCount 2: a namespace with a negative hash and one with a positive ha
   // each node got each broadcast once
   assert.equal(onSNote.filter((a) => a[0] === "from-official").length, 1);
   assert.equal(onS2Note.filter((a) => a[0] === "from-switchyard").length, 1);
+});
+
+/** The entries of a stream as `[uid, nsp, type, data]` field lists in Redis order, the adapter's uid replaced. */
+async function entriesOf(stream: string, uid: string): Promise<string[][]> {
+  const check = await redis();
+  const raw = (await check.sendCommand(["XRANGE", stream, "-", "+"])) as Array<[string, string[]]>;
+  return raw.map(([, fields]) => fields.map((f) => f.split(uid).join("<uid>")));
+}
+
+test("stream entries: Switchyard writes what the official adapter writes (all, room with except, binary)", async () => {
+  const key = uniqueKey("streams-wire");
+  const written: string[][][] = [];
+  for (const official of [true, false]) {
+    const streamName = `${key}-${official ? "o" : "s"}`;
+    const n = await node(official, { streamName, channelPrefix: `${key}-ch` });
+    n.io.emit("hello", "world", 1);
+    n.io.to("roomX").except("roomY").emit("roomed", "x");
+    n.io.emit("bin", Buffer.from([1, 2, 3]), { a: 1 });
+    n.io
+      .of("/chat")
+      .to(["r1", "r2"])
+      .emit("chat", { deep: [null, true, "é"] });
+    const check = await redis();
+    await until(async () => (await check.xLen(streamName)) >= 4, `four entries in ${streamName}`);
+    const uid = (n.io.of("/").adapter as unknown as { uid: string }).uid;
+    const chatUid = (n.io.of("/chat").adapter as unknown as { uid: string }).uid;
+    written.push(
+      (await entriesOf(streamName, uid)).map((f) => f.map((v) => v.split(chatUid).join("<uid>"))),
+    );
+  }
+  const [official, switchyard] = written;
+  assert.equal(official?.length, 4);
+  // the binary broadcast went as base64 msgpack, not JSON, on both
+  assert.ok(official?.[2]?.[7] !== undefined && !official[2][7].startsWith("{"));
+  assert.deepEqual(switchyard, official);
 });
