@@ -72,6 +72,16 @@ export interface EnginePacketOutMessage {
   packets: readonly EnginePacket[];
 }
 
+/**
+ * @internal The collector's cheap path for outgoing engine packets: a fixed-shape counter the engine server
+ * holds (`_writeCounter`) and calls on every write, so a fan-out to N sockets costs N calls and no message
+ * objects. Undefined without a collector: the engine then pays one property read per write. Other subscribers
+ * keep `switchyard:engine:packet:out`, which is still published whenever it has subscribers.
+ */
+export interface EngineWriteCounter {
+  countOut(transport: string, packets: readonly EnginePacket[]): void;
+}
+
 /** A Socket.IO socket joined its namespace (after the namespace's middlewares). */
 export interface ConnectionMessage {
   socket: Socket;

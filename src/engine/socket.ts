@@ -213,6 +213,8 @@ export class Socket extends EventEmitter {
     if (channels.enginePacketOut.hasSubscribers) {
       channels.enginePacketOut.publish({ socket: this, packets: buffer });
     }
+    const writeCounter = this.server._writeCounter;
+    if (writeCounter !== undefined) writeCounter.countOut(this.transport.name, buffer);
     const callbacks = this.packetsFn;
     this.packetsFn = null;
     this.transport.send(buffer, callbacks);

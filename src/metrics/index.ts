@@ -25,6 +25,7 @@ import {
   type EnginePacketInMessage,
   type EnginePacketOutMessage,
   type EngineRefusedMessage,
+  type EngineWriteCounter,
   type EngineUpgradeMessage,
   type EventInMessage,
   type EventOutMessage,
@@ -351,19 +352,6 @@ export function collectMetrics<
       },
     ],
     [
-      ChannelName.ENGINE_PACKET_OUT,
-      (m) => {
-        const { socket, packets } = m as EnginePacketOutMessage;
-        if (!ours(socket.server)) return;
-        const traffic = trafficOut.of(socket.transport.name);
-        for (let i = 0; i < packets.length; i++) {
-          const packet = packets[i] as EnginePacket;
-          traffic.packets[packet.type] = (traffic.packets[packet.type] ?? 0) + 1;
-          traffic.bytes += trafficOut.packetBytes(packet.data);
-        }
-      },
-    ],
-    [
       ChannelName.CONNECTION,
       (m) => {
         const { socket } = m as ConnectionMessage;
@@ -433,6 +421,30 @@ export function collectMetrics<
       },
     ],
   ];
+  // Outgoing packets: the engine's write counter (no message per write, which a fan-out would pay once per
+  // target). A second collector on the same engine, or a server not yet bound to one, uses the channel.
+  const writeCounter: EngineWriteCounter = {
+    countOut(transport, packets) {
+      const traffic = trafficOut.of(transport);
+      for (let i = 0; i < packets.length; i++) {
+        const packet = packets[i] as EnginePacket;
+        traffic.packets[packet.type] = (traffic.packets[packet.type] ?? 0) + 1;
+        traffic.bytes += trafficOut.packetBytes(packet.data);
+      }
+    },
+  };
+  const engineServer = server.engine as typeof server.engine | undefined;
+  if (engineServer !== undefined && engineServer._writeCounter === undefined) {
+    engineServer._writeCounter = writeCounter;
+  } else {
+    subscribers.push([
+      ChannelName.ENGINE_PACKET_OUT,
+      (m) => {
+        const { socket, packets } = m as EnginePacketOutMessage;
+        if (ours(socket.server)) writeCounter.countOut(socket.transport.name, packets);
+      },
+    ]);
+  }
   for (const [name, fn] of subscribers) diagnostics.subscribe(name, fn);
 
   const text = (): Promise<string> => registry.metrics();
@@ -475,6 +487,7 @@ export function collectMetrics<
     },
     close() {
       for (const [name, fn] of subscribers) diagnostics.unsubscribe(name, fn);
+      if (engineServer?._writeCounter === writeCounter) engineServer._writeCounter = undefined;
       for (const metric of metrics) {
         registry.removeSingleMetric((metric as unknown as { name: string }).name);
       }

@@ -84,7 +84,17 @@ export class Traffic {
     if (transport === this.lastName && this.last !== undefined) return this.last;
     let traffic = this.byTransport.get(transport);
     if (traffic === undefined) {
-      traffic = { packets: Object.create(null) as Record<string, number>, bytes: 0 };
+      // Every engine packet type preset, so the object keeps one shape (fast property access per packet).
+      const packets: Record<string, number> = {
+        open: 0,
+        close: 0,
+        ping: 0,
+        pong: 0,
+        message: 0,
+        upgrade: 0,
+        noop: 0,
+      };
+      traffic = { packets, bytes: 0 };
       this.byTransport.set(transport, traffic);
     }
     this.lastName = transport;
@@ -105,7 +115,10 @@ export class Traffic {
 
   forEachPacketCount(fn: (labels: Record<string, string>, value: number) => void): void {
     for (const [transport, traffic] of this.byTransport) {
-      for (const type in traffic.packets) fn({ transport, type }, traffic.packets[type] as number);
+      for (const type in traffic.packets) {
+        const count = traffic.packets[type] as number;
+        if (count > 0) fn({ transport, type }, count);
+      }
     }
   }
 
