@@ -7,7 +7,7 @@ export type { ServerOptions, ServerReservedEventsMap, Parser } from "./server/se
 export { Namespace } from "./server/namespace";
 export type { NamespaceReservedEventsMap, Middleware } from "./server/namespace";
 export { ParentNamespace } from "./server/parent-namespace";
-export { Socket } from "./server/socket";
+export { Socket, RECOVERABLE_DISCONNECT_REASONS } from "./server/socket";
 export type {
   DisconnectReason,
   Handshake,
@@ -18,6 +18,13 @@ export type {
 export { BroadcastOperator } from "./server/broadcast";
 export { RemoteSocket } from "./server/remote-socket";
 export { Adapter } from "./adapter/adapter";
+export { SessionAwareAdapter } from "./adapter/session-aware";
+export type {
+  ConnectionStateRecovery,
+  ConnectionStateRecoveryOptions,
+  SessionToPersist,
+  SessionStoreStats,
+} from "./adapter/sessions";
 export type {
   AdapterConstructor,
   BroadcastFlags,
@@ -37,3 +44,21 @@ export type {
 } from "./server/typed-events";
 export * as parser from "./parser";
 export const protocol = 5;
+export { ChannelName } from "./diagnostics";
+export type {
+  AckMessage,
+  AdapterErrorMessage,
+  AdapterRequestMessage,
+  AdapterRequestOutcome,
+  BroadcastMessage,
+  ConnectionMessage,
+  DisconnectMessage,
+  EngineCloseMessage,
+  EngineOpenMessage,
+  EnginePacketInMessage,
+  EnginePacketOutMessage,
+  EngineRefusedMessage,
+  EngineUpgradeMessage,
+  EventInMessage,
+  EventOutMessage,
+} from "./diagnostics";

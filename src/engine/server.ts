@@ -9,6 +9,7 @@ import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node
 import type { Duplex } from "node:stream";
 import cors from "cors";
 import createDebug from "debug";
+import { channels } from "../diagnostics";
 import { attachToHttpServer } from "./attach";
 import { answerClosed, answerRefusedRequest, checkRequest, type Refusal } from "./checks";
 import { type ResolvedCookieOptions, resolveCookieOptions, serializeCookie } from "./cookie";
@@ -194,6 +195,9 @@ export class Server extends EventEmitter {
     const socket = new Socket(id, this, transport, req, protocol);
     this.clients[id] = socket;
     this.clientsCount++;
+    if (channels.engineOpen.hasSubscribers) {
+      channels.engineOpen.publish({ socket, transport: transport.name });
+    }
     return socket;
   }
 
@@ -250,6 +254,8 @@ export class Server extends EventEmitter {
   private reportRefusal(req: IncomingMessage, refusal: Refusal): void {
     const { code, context } = refusal;
     const err: ConnectionError = { req, code, message: ErrorMessages[code], context };
+    if (channels.engineRefused.hasSubscribers)
+      channels.engineRefused.publish({ server: this, ...err });
     this.emit("connection_error", err);
   }
 
