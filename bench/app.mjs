@@ -17,6 +17,7 @@
 //   event "tick" to "all" as fast as the receivers keep up: `progress` (the number of ticks the
 //   load generator has received since it turned the loop on, summed over its clients) keeps at most `window` broadcasts in
 //   flight, so that the server's buffers stay bounded and every message counted was delivered.
+// - with BENCH_DROP_REQUEST=1 in the environment, it drops each connection's request (see below).
 import http from "node:http";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -120,6 +121,14 @@ function scheduleFanout() {
     fanout.scheduled = true;
     setImmediate(fanoutLoop);
   }
+}
+
+// BENCH_DROP_REQUEST=1: the application drops the engine's request on connection, as socket.io's documentation
+// advises to save memory, so that the memory per connection can be reported both ways (same on both servers).
+if (process.env.BENCH_DROP_REQUEST === "1") {
+  io.engine.on("connection", (raw) => {
+    raw.request = null;
+  });
 }
 
 io.on("connection", (socket) => {

@@ -50,6 +50,8 @@ const options = {
   heapSnapshot: flag("heap-snapshot"),
   chart: !flag("no-chart") && !metricsOverhead,
   out: opt("out", null),
+  // BENCH_DROP_REQUEST=1: both applications drop each connection's request (bench/app.mjs), recorded here.
+  dropRequest: process.env.BENCH_DROP_REQUEST === "1",
 };
 
 // ---------------------------------------------------------------------------------------------

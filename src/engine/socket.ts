@@ -42,8 +42,9 @@ export class Socket extends EventEmitter {
   readonly id: string;
   readonly server: Server;
   /**
-   * The request that opened the session. Assigning another value here changes only this field: the Socket.IO
-   * layer keeps its own reference to the request (`socket.request`), so no memory is freed that way.
+   * The request that opened the session. An application may set it to null once the connection arrived, to free
+   * the request's memory: the Socket.IO layer reads it through here (`socket.request` is then null too) and took
+   * what `socket.handshake` shows beforehand.
    */
   request: IncomingMessage;
   /** The Engine.IO protocol revision this session speaks, chosen at the handshake. */

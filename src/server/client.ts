@@ -42,10 +42,13 @@ export class Client<
 > {
   readonly id: string;
   /**
-   * The HTTP request that opened the connection: `socket.request` and the handshake read this reference,
-   * which stays even when the application drops the engine's `conn.request` to save memory.
+   * What the handshake reads from the opening request, taken when the connection arrives: an application may
+   * drop the request afterwards (`io.engine.on("connection", (raw) => { raw.request = null })`, as socket.io
+   * advises, to save memory), and nothing here keeps it reachable. `headers` is the request's own object.
    */
-  readonly request: IncomingMessage;
+  readonly requestHeaders: IncomingMessage["headers"];
+  readonly requestUrl: string;
+  readonly requestSecure: boolean;
   private readonly decoder: InstanceType<Server["_parser"]["Decoder"]>;
   /** Sockets by namespace name. */
   private readonly nsps = new Map<
@@ -73,7 +76,10 @@ export class Client<
     readonly conn: EngineSocket,
   ) {
     this.id = conn.id;
-    this.request = conn.request;
+    const req = conn.request;
+    this.requestHeaders = req.headers;
+    this.requestUrl = req.url ?? "/";
+    this.requestSecure = Boolean((req.socket as { encrypted?: boolean } | undefined)?.encrypted);
     this.bucket = packetBucket(server._limits.packetRateLimit);
     this.ownEngine = conn instanceof EngineSocket;
     const decoder = new server._parser.Decoder();
@@ -89,6 +95,11 @@ export class Client<
     this.connectTimer = setTimeout(onConnectTimeout, server._connectTimeout, this);
     // a v2 client (Engine.IO 3, Socket.IO protocol 4) is in the main namespace without asking
     if (conn.protocol === 3) this.connect("/", {});
+  }
+
+  /** The HTTP request that opened the connection, read through the engine: null once the application dropped it. */
+  get request(): IncomingMessage {
+    return this.conn.request;
   }
 
   /** @internal A connection that joined no namespace in time is closed. */

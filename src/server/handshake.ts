@@ -19,9 +19,14 @@ export interface Handshake {
   auth: { [key: string]: unknown };
 }
 
-/** What the handshake is built from: the connection and the request that opened it. */
+/**
+ * What the handshake is built from: the connection and what was read from its opening request when it arrived
+ * (the request itself may have been dropped since).
+ */
 interface HandshakeSource {
-  readonly request: IncomingMessage;
+  readonly requestHeaders: IncomingMessage["headers"];
+  readonly requestUrl: string;
+  readonly requestSecure: boolean;
   readonly conn: EngineSocket;
 }
 
@@ -30,14 +35,14 @@ export function buildHandshake(
   auth: Record<string, unknown>,
   issued: number,
 ): Handshake {
-  const req = client.request;
-  const url = req.url ?? "/";
+  const headers = client.requestHeaders;
+  const url = client.requestUrl;
   return {
-    headers: req.headers,
+    headers,
     time: new Date(issued).toString(),
     address: client.conn.remoteAddress,
-    xdomain: req.headers.origin !== undefined,
-    secure: Boolean((req.socket as { encrypted?: boolean } | undefined)?.encrypted),
+    xdomain: headers.origin !== undefined,
+    secure: client.requestSecure,
     issued,
     url,
     query: parseQuery(url),
