@@ -27,8 +27,11 @@ let barriers = 0;
 
 before(async () => {
   const key = uniqueKey("cluster-suite");
-  for (const name of ["N0", "N1", "N2"])
-    nodes.push(await startNode({ name, key, mode: "cluster", requestsTimeout: 5000 }));
+  nodes = await Promise.all(
+    ["N0", "N1", "N2"].map((name) =>
+      startNode({ name, key, mode: "cluster", requestsTimeout: 5000 }),
+    ),
+  );
   for (const node of nodes)
     await until(
       async () => (await node.run<number>({ cmd: "serverCount" })) === 3,
