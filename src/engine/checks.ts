@@ -12,6 +12,10 @@
  *                  a WebSocket handshake without an upgrade       → 3 TRANSPORT_HANDSHAKE_ERROR
  *                  `allowRequest` refuses                         → 4 FORBIDDEN
  *                  EIO not a revision the server speaks           → 5 UNSUPPORTED_PROTOCOL_VERSION
+ * Before all of them, a request giving `transport`, `sid` or `EIO` more than once is refused with the code of that
+ * parameter (0, 1 or 5): which of the values a server would read is not something to leave to chance.
+ * An upgrade for a session that is already on WebSocket is refused (3 TRANSPORT_MISMATCH): it would take the
+ * session over.
  * CORS preflights are answered earlier, by the `cors` middleware the server installs (see `Server`).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -66,6 +70,18 @@ export function checkRequest(
   query: EngineQuery,
   upgrade: boolean,
 ): Refusal | undefined {
+  const repeated = query.repeated;
+  if (repeated !== undefined) {
+    debug('parameter "%s" repeated', repeated);
+    if (repeated === "transport") {
+      return { code: ErrorCode.UNKNOWN_TRANSPORT, context: { transport: query.transport } };
+    }
+    if (repeated === "sid") return { code: ErrorCode.UNKNOWN_SID, context: { sid: query.sid } };
+    return {
+      code: ErrorCode.UNSUPPORTED_PROTOCOL_VERSION,
+      context: { protocol: requestedVersion(query.EIO) },
+    };
+  }
   const transport = query.transport;
   if (transport === undefined || !transports.includes(transport) || transport === "webtransport") {
     debug('unknown transport "%s"', transport);
@@ -81,7 +97,10 @@ export function checkRequest(
     const session = sessions[sid];
     if (session === undefined) return { code: ErrorCode.UNKNOWN_SID, context: { sid } };
     const previousTransport = session.transport.name;
-    if (!upgrade && previousTransport !== transport) {
+    if (
+      (!upgrade && previousTransport !== transport) ||
+      (upgrade && previousTransport !== "polling")
+    ) {
       return {
         code: ErrorCode.BAD_REQUEST,
         context: { name: "TRANSPORT_MISMATCH", transport, previousTransport },

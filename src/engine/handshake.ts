@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import createDebug from "debug";
+import { TOO_MANY_CONNECTIONS } from "./address-limit";
 import { checkAllowed, checkProtocol, type Refusal } from "./checks";
 import { ErrorCode } from "./errors";
 import type { ResolvedOptions } from "./options";
@@ -18,6 +19,8 @@ export interface HandshakeHost {
   readonly opts: ResolvedOptions;
   /** `Server#generateId`, which users may override. */
   generateId(req: IncomingMessage): string | PromiseLike<string>;
+  /** Whether `req`'s address already has `maxConnectionsPerAddress` sessions. */
+  addressFull?(req: IncomingMessage): boolean;
 }
 
 export type HandshakeResult =
@@ -31,10 +34,15 @@ export async function handshake(
 ): Promise<HandshakeResult> {
   const forbidden = await checkAllowed(host.opts.allowRequest, req);
   if (forbidden !== undefined) return { refusal: forbidden };
+
   const protocol = checkProtocol(query, host.opts.allowEIO3 === true);
   if ("code" in protocol) return { refusal: protocol };
   try {
     const id = await host.generateId(req);
+    // counted last, right before the session opens, so that concurrent handshakes cannot all pass the cap
+    if (host.addressFull?.(req) === true) {
+      return { refusal: { code: ErrorCode.FORBIDDEN, context: { message: TOO_MANY_CONNECTIONS } } };
+    }
     return { id: String(id), protocol };
   } catch (error) {
     debug("error while generating an id");

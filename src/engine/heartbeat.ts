@@ -24,6 +24,8 @@ export interface HeartbeatNode {
   onPingDue(): void;
   /** No pong in time. */
   onPongOverdue(): void;
+  /** `onPingDue` or `onPongOverdue` threw: the session is closed, the others go on. */
+  heartbeatFailed(err: Error): void;
 }
 
 export enum ListId {
@@ -121,18 +123,38 @@ export class Heartbeat {
     while (pongs.head !== null && pongs.head.hbDue <= now + 1) {
       const node = pongs.head;
       this.unlink(node);
-      node.onPongOverdue();
+      try {
+        node.onPongOverdue();
+      } catch (err) {
+        failed(node, err);
+      }
     }
     const pings = this.pingList;
     const pingLimit = now + this.slack;
     while (pings.head !== null && pings.head.hbDue <= pingLimit) {
       const node = pings.head;
       this.unlink(node);
-      node.onPingDue();
+      try {
+        node.onPingDue();
+      } catch (err) {
+        failed(node, err);
+      }
     }
     const next = Math.min(pings.head?.hbDue ?? Infinity, pongs.head?.hbDue ?? Infinity);
     if (next !== Infinity && this.timer === null) this.arm(next);
     else if (next < this.timerAt) this.arm(next);
+  }
+}
+
+/**
+ * One session's failure (a throwing `packetCreate` listener...) must not stop the shared timer run: the others
+ * would never be pinged again. The failing session is closed instead.
+ */
+function failed(node: HeartbeatNode, err: unknown): void {
+  try {
+    node.heartbeatFailed(err instanceof Error ? err : new Error(String(err)));
+  } catch {
+    // closing it threw too: nothing more can be done for this session, the others still go on
   }
 }
 

@@ -4,6 +4,7 @@ import type { CorsOptions, CorsOptionsDelegate } from "cors";
 import { WebSocketServer } from "ws";
 import type { CookieOptions } from "./cookie";
 import type { RawData } from "./packet";
+import { DEFAULT_MAX_SEND_BUFFER_BYTES, DEFAULT_SEND_BUFFER_HIGH_WATER_MARK } from "./send-buffer";
 import type { CompressionOptions } from "./transports/polling";
 
 export type AllowRequest = (
@@ -57,6 +58,15 @@ export interface ServerOptions extends AttachOptions {
   cookie?: boolean | CookieOptions;
   /** CORS options, as for the `cors` package; default off. */
   cors?: CorsOptions | CorsOptionsDelegate;
+  /**
+   * Bytes buffered for one session past which `socket.emit()` returns false and volatile packets are dropped;
+   * default 1 MiB (docs/limits.md).
+   */
+  sendBufferHighWaterMark?: number;
+  /** Bytes buffered for one session past which it is closed ("send buffer overflow"); default 32 MiB. */
+  maxSendBufferBytes?: number;
+  /** Open sessions allowed per remote address (the handshake is refused past it); default unlimited. */
+  maxConnectionsPerAddress?: number;
   /** Engine.IO v3 clients are not supported; accepted for compatibility and ignored. */
   allowEIO3?: boolean;
 }
@@ -77,6 +87,9 @@ export interface ResolvedOptions extends Omit<
   destroyUpgrade: boolean;
   destroyUpgradeTimeout: number;
   addTrailingSlash: boolean;
+  sendBufferHighWaterMark: number;
+  maxSendBufferBytes: number;
+  maxConnectionsPerAddress: number;
 }
 
 export function resolveOptions(opts: ServerOptions): ResolvedOptions {
@@ -106,6 +119,9 @@ export function resolveOptions(opts: ServerOptions): ResolvedOptions {
     destroyUpgrade: opts.destroyUpgrade ?? true,
     destroyUpgradeTimeout: opts.destroyUpgradeTimeout || 1000,
     addTrailingSlash: opts.addTrailingSlash ?? true,
+    sendBufferHighWaterMark: opts.sendBufferHighWaterMark ?? DEFAULT_SEND_BUFFER_HIGH_WATER_MARK,
+    maxSendBufferBytes: opts.maxSendBufferBytes ?? DEFAULT_MAX_SEND_BUFFER_BYTES,
+    maxConnectionsPerAddress: opts.maxConnectionsPerAddress ?? Infinity,
   };
 }
 

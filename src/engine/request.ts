@@ -9,6 +9,8 @@ export interface EngineQuery {
   b64: string | undefined;
   /** JSONP polling: the callback index. */
   j: string | undefined;
+  /** The first of `transport`, `sid`, `EIO` that the query gives more than once (such a request is refused). */
+  repeated?: "transport" | "sid" | "EIO";
 }
 
 /** `transport`, `sid`, `EIO`, `b64` and `j` from the request URL, read as src/util/query.ts reads any query. */
@@ -22,6 +24,7 @@ export function parseEngineQuery(url: string | undefined): EngineQuery {
   };
   forEachQueryParam(url, (key, value) => {
     if (key === "transport" || key === "sid" || key === "EIO" || key === "b64" || key === "j") {
+      if (key !== "b64" && key !== "j" && query[key] !== undefined) query.repeated ??= key;
       query[key] = value;
     }
   });

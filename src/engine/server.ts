@@ -10,6 +10,7 @@ import type { Duplex } from "node:stream";
 import cors from "cors";
 import createDebug from "debug";
 import { channels } from "../diagnostics";
+import { AddressLimit } from "./address-limit";
 import { attachToHttpServer } from "./attach";
 import { answerClosed, answerRefusedRequest, checkRequest, type Refusal } from "./checks";
 import { type ResolvedCookieOptions, resolveCookieOptions, serializeCookie } from "./cookie";
@@ -62,11 +63,13 @@ export class Server extends EventEmitter {
   private readonly upgrades: UpgradeEntry;
   private readonly openSuffixes: Readonly<Record<string, string>>;
   private closed = false;
+  private readonly addressLimit: AddressLimit;
 
   constructor(opts: ServerOptions = {}) {
     super();
     this.opts = resolveOptions(opts);
     this.cookie = resolveCookieOptions(opts.cookie);
+    this.addressLimit = new AddressLimit(this.opts.maxConnectionsPerAddress);
     this._heartbeat = new Heartbeat(this.opts.pingInterval, this.opts.pingTimeout);
     this.pollingHost = {
       maxHttpBufferSize: this.opts.maxHttpBufferSize,
@@ -100,6 +103,11 @@ export class Server extends EventEmitter {
   /** Adds an Express-style middleware run on every engine request, upgrades included. */
   use(fn: Middleware): void {
     this.middlewares.push(fn);
+  }
+
+  /** @internal Whether `req`'s address is at `maxConnectionsPerAddress` (the handshake is refused). */
+  addressFull(req: IncomingMessage): boolean {
+    return this.addressLimit.isFull(req);
   }
 
   /** The session id for a new session: override to customize (may return a Promise). */
@@ -198,6 +206,7 @@ export class Server extends EventEmitter {
     if (channels.engineOpen.hasSubscribers) {
       channels.engineOpen.publish({ socket, transport: transport.name });
     }
+    this.addressLimit.add(socket.remoteAddress);
     return socket;
   }
 
@@ -216,6 +225,7 @@ export class Server extends EventEmitter {
     if (this.clients[socket.id] !== socket) return;
     delete this.clients[socket.id];
     this.clientsCount--;
+    this.addressLimit.remove(socket.remoteAddress);
   }
 
   /** @internal The heartbeat scheduler of `protocol`'s sessions. */

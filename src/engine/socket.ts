@@ -11,6 +11,7 @@ import { type Heartbeat, type HeartbeatNode, ListId } from "./heartbeat";
 import type { Packet, PacketOptions, PacketType, RawData } from "./packet";
 import { PreparedMessage } from "./prepared";
 import { EIO4, type EngineProtocol, type ProtocolVersion } from "./protocol";
+import { packetSize, SEND_BUFFER_OVERFLOW } from "./send-buffer";
 import type { Server } from "./server";
 import type { SendCallback, Transport } from "./transports/transport";
 import { Upgrade } from "./upgrade";
@@ -20,7 +21,12 @@ const debug = createDebug("switchyard:engine:socket");
 export type ReadyState = "opening" | "open" | "closing" | "closed";
 
 export type CloseReason =
-  "transport error" | "transport close" | "forced close" | "ping timeout" | "parse error";
+  | "transport error"
+  | "transport close"
+  | "forced close"
+  | "ping timeout"
+  | "parse error"
+  | typeof SEND_BUFFER_OVERFLOW;
 
 export type SendOptions = PacketOptions;
 
@@ -52,6 +58,10 @@ export class Socket extends EventEmitter {
   /** Packets waiting for the transport to become writable. */
   writeBuffer: Packet[] = [];
   private packetsFn: SendCallback[] | null = null;
+  /** Bytes of the packets in `writeBuffer` (see send-buffer.ts). */
+  private queuedBytes = 0;
+  /** Set once the buffer passed `sendBufferHighWaterMark`; cleared (with `bufferDrain`) when back under it. */
+  private overHighWaterMark = false;
   private upgradeState: Upgrade | null = null;
   /** The pong deadline was extended by other traffic (always true where the protocol has no such rule). */
   private pongRefreshed: boolean;
@@ -83,6 +93,19 @@ export class Socket extends EventEmitter {
     this.transport = transport;
     transport.setOwner(this);
     this.onOpen();
+  }
+
+  /** Bytes waiting to reach the peer: queued packets plus what the transport holds unwritten. */
+  get bufferedAmount(): number {
+    return this.queuedBytes + this.transport.bufferedAmount;
+  }
+
+  /**
+   * Whether the send buffer is past `sendBufferHighWaterMark`: the Socket.IO layer's `emit()` returns false and
+   * volatile packets are dropped until `bufferDrain`.
+   */
+  get needsDrain(): boolean {
+    return this.overHighWaterMark;
   }
 
   /** Whether an upgrade is in progress. */
@@ -138,8 +161,43 @@ export class Socket extends EventEmitter {
     }
     this.emit("packetCreate", packet);
     this.writeBuffer.push(packet);
+    this.queuedBytes += packetSize(packet);
     if (typeof callback === "function") (this.packetsFn ??= []).push(callback);
     this.flush();
+    // the peer is not keeping up (or polling between requests): look at the bound
+    if (!this.transport.writable) this.checkSendBuffer();
+  }
+
+  private checkSendBuffer(): void {
+    const buffered = this.bufferedAmount;
+    const opts = this.server.opts;
+    if (buffered > opts.maxSendBufferBytes) {
+      this.overflow(buffered);
+      return;
+    }
+    if (!this.overHighWaterMark && buffered > opts.sendBufferHighWaterMark) {
+      this.overHighWaterMark = true;
+    }
+  }
+
+  /**
+   * The send buffer passed `maxSendBufferBytes`: everything buffered is dropped and the session closes. The
+   * close itself waits for the next tick: this may run in the middle of a broadcast's loop over its targets.
+   */
+  private overflow(buffered: number): void {
+    debug("%s: send buffer overflow (%d bytes), closing", this.id, buffered);
+    this.readyState = "closing";
+    this.writeBuffer = [];
+    this.queuedBytes = 0;
+    this.packetsFn = null;
+    this.transport.discard();
+    this.transport.terminate();
+    process.nextTick(closeOverflowing, this);
+  }
+
+  /** @internal */
+  _closeOverflowing(): void {
+    this.onClose(SEND_BUFFER_OVERFLOW);
   }
 
   /** Writes the buffered packets if the transport can take them. */
@@ -151,6 +209,7 @@ export class Socket extends EventEmitter {
     this.emit("flush", buffer);
     this.server.emit("flush", this, buffer);
     this.writeBuffer = [];
+    this.queuedBytes = 0;
     if (channels.enginePacketOut.hasSubscribers) {
       channels.enginePacketOut.publish({ socket: this, packets: buffer });
     }
@@ -237,6 +296,10 @@ export class Socket extends EventEmitter {
   onTransportReady(transport: Transport): void {
     if (transport !== this.transport) return;
     this.flush();
+    if (this.overHighWaterMark && this.bufferedAmount <= this.server.opts.sendBufferHighWaterMark) {
+      this.overHighWaterMark = false;
+      this.emit("bufferDrain");
+    }
     this.upgradeState?.onPollingReady();
   }
 
@@ -329,6 +392,10 @@ export class Socket extends EventEmitter {
 
 function clearWriteBuffer(socket: Socket): void {
   socket.writeBuffer = [];
+}
+
+function closeOverflowing(socket: Socket): void {
+  socket._closeOverflowing();
 }
 
 function toRawData(data: RawData | ArrayBuffer | ArrayBufferView): RawData {

@@ -9,6 +9,8 @@ import type { EncodedPacket } from "../adapter/adapter";
 import type { Socket as EngineSocket } from "../engine";
 import { type Packet, PacketType } from "../parser";
 import { ServerErrorMessage } from "./errors";
+import { LimitErrorMessage, packetBucket } from "./limits";
+import type { TokenBucket } from "../util/token-bucket";
 import type { Server } from "./server";
 import type { DisconnectReason, Socket } from "./socket";
 import type { DefaultEventsMap, EventsMap } from "./typed-events";
@@ -53,6 +55,10 @@ export class Client<
    */
   private displaced: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>[] | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
+  /** Namespaces with a CONNECT in progress: one at a time per namespace (later ones are ignored). */
+  private readonly connecting = new Set<string>();
+  /** The `packetRateLimit` bucket, when that limit is on. */
+  private readonly bucket: TokenBucket | undefined;
   /** Packets decoded from the current engine message, handled once it is fully decoded. */
   private decoded: Packet | Packet[] | undefined;
   private closed = false;
@@ -63,6 +69,7 @@ export class Client<
   ) {
     this.id = conn.id;
     this.request = conn.request;
+    this.bucket = packetBucket(server._limits.packetRateLimit);
     const decoder = new server._parser.Decoder();
     this.decoder = decoder;
     // Shared listeners find their client through a symbol: no closures per connection.
@@ -72,6 +79,7 @@ export class Client<
     conn.on("data", onData);
     conn.on("error", onError);
     conn.on("close", onClose);
+    conn.on("bufferDrain", onBufferDrain);
     this.connectTimer = setTimeout(onConnectTimeout, server._connectTimeout, this);
     // a v2 client (Engine.IO 3, Socket.IO protocol 4) is in the main namespace without asking
     if (conn.protocol === 3) this.connect("/", {});
@@ -94,14 +102,29 @@ export class Client<
   }
 
   private connect(name: string, auth: Record<string, unknown>): void {
+    if (this.connecting.has(name)) {
+      debug.enabled && debug("CONNECT to %s already in progress for %s: ignored", name, this.id);
+      return;
+    }
+    if (this.nsps.size + this.connecting.size >= this.server._limits.maxNamespacesPerConnection) {
+      debug("too many namespaces for %s", this.id);
+      this._packet({
+        type: PacketType.CONNECT_ERROR,
+        nsp: name,
+        data: { message: LimitErrorMessage.TOO_MANY_NAMESPACES },
+      });
+      return;
+    }
+    this.connecting.add(name);
     if (this.server._nsps.has(name)) {
       this.doConnect(name, auth);
       return;
     }
     this.server._checkNamespace(name, auth, (dynamic) => {
-      if (dynamic) {
+      if (dynamic && !this.closed) {
         this.doConnect(name, auth);
       } else {
+        this.connecting.delete(name);
         debug("unknown namespace %s", name);
         this._packet({
           type: PacketType.CONNECT_ERROR,
@@ -114,15 +137,21 @@ export class Client<
 
   private doConnect(name: string, auth: Record<string, unknown>): void {
     const nsp = this.server.of(name);
-    nsp._add(this, auth, (socket) => {
-      const previous = this.nsps.get(nsp.name);
-      if (previous) (this.displaced ??= []).push(previous);
-      this.nsps.set(nsp.name, socket);
-      if (this.connectTimer) {
-        clearTimeout(this.connectTimer);
-        this.connectTimer = undefined;
-      }
-    });
+    nsp._add(
+      this,
+      auth,
+      (socket) => {
+        this.connecting.delete(name);
+        const previous = this.nsps.get(nsp.name);
+        if (previous) (this.displaced ??= []).push(previous);
+        this.nsps.set(nsp.name, socket);
+        if (this.connectTimer) {
+          clearTimeout(this.connectTimer);
+          this.connectTimer = undefined;
+        }
+      },
+      () => this.connecting.delete(name),
+    );
   }
 
   /** @internal Disconnects every socket of this connection, then closes it. */
@@ -174,7 +203,7 @@ export class Client<
   writeToEngine(encoded: EncodedPacket, opts: WriteOptions): void {
     const conn = this.conn;
     if (conn.readyState !== "open") return;
-    if (opts.volatile && !conn.transport.writable) {
+    if (opts.volatile && (!conn.transport.writable || conn.needsDrain)) {
       debug.enabled && debug("volatile packet dropped for %s", this.id);
       return;
     }
@@ -211,6 +240,10 @@ export class Client<
 
   private handle(packet: Packet): void {
     if (this.closed) return;
+    if (this.bucket !== undefined && !this.bucket.take()) {
+      this.onRateLimited();
+      return;
+    }
     if (this.conn.protocol === 3 && packet.nsp.includes("?")) {
       this.handleWithQuery(packet);
       return;
@@ -254,6 +287,19 @@ export class Client<
     }
   }
 
+  /** A packet over `packetRateLimit`: dropped, or the connection closes ("rate limit exceeded"). */
+  private onRateLimited(): void {
+    if (this.server._limits.packetRateLimit?.onLimit !== "disconnect") {
+      debug.enabled && debug("packet over the rate limit dropped for %s", this.id);
+      return;
+    }
+    debug("rate limit exceeded by %s, closing", this.id);
+    for (const socket of this.everySocket()) {
+      this._packet({ type: PacketType.DISCONNECT, nsp: socket.nsp.name });
+    }
+    this.closeWith("rate limit exceeded");
+  }
+
   /** A malformed packet: the sockets' error listeners hear it, and the connection closes as `parse error`. */
   private onParseError(err: Error): void {
     for (const socket of this.everySocket()) {
@@ -266,6 +312,11 @@ export class Client<
   _onerror(err: Error): void {
     for (const socket of this.everySocket()) socket._onerror(err);
     this.conn.close();
+  }
+
+  /** @internal The send buffer is back under its high-water mark: every socket emits `drain`. */
+  _ondrain(): void {
+    for (const socket of this.everySocket()) socket._ondrain();
   }
 
   /** @internal The connection closed: every socket of it leaves with `reason`. */
@@ -304,6 +355,10 @@ function onError(this: Owned, err: Error): void {
 
 function onClose(this: Owned, reason: DisconnectReason, description?: unknown): void {
   this[kClient]._onclose(reason, description);
+}
+
+function onBufferDrain(this: Owned): void {
+  this[kClient]._ondrain();
 }
 
 function onConnectTimeout(client: Client): void {

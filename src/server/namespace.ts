@@ -94,6 +94,13 @@ export class Namespace<
    * on socket.io-adapter read and bump it; ours go through `expectAcks`).
    */
   _ids = 0;
+  /**
+   * @internal Set on a dynamic child created for a client's CONNECT: removes the child when that CONNECT (and
+   * every other one in flight) fails, so a refused CONNECT leaves no namespace behind. Cleared once one succeeds.
+   */
+  _removeUnlessConnected: (() => void) | undefined;
+  /** CONNECTs in this namespace's middlewares right now. */
+  private connecting = 0;
 
   constructor(
     readonly server: Server<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
@@ -125,19 +132,19 @@ export class Namespace<
   }
 
   /**
-   * @internal A client asks to join: with recovery on and a session id and offset in its auth, the adapter
-   * is asked for the session first; then the middlewares run (skipped for a recovered socket unless
-   * `skipMiddlewares` is false) and the socket connects (or is refused).
+   * @internal A client asks to join: restore its session when it brings one, run the middlewares (unless a
+   * recovered session skips them), then connect or refuse the socket.
    */
   _add(
     client: Client<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
     auth: Record<string, unknown>,
     onConnected: (socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>) => void,
+    onRefused?: () => void,
   ): void {
+    this.connecting++;
     const recovery = this.server._recovery;
     if (recovery && typeof auth.pid === "string" && typeof auth.offset === "string") {
-      const restoring = this.restore(auth.pid, auth.offset);
-      void restoring.then((session) => {
+      void this.restore(auth.pid, auth.offset).then((session) => {
         const socket = new Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>(
           this,
           client,
@@ -145,14 +152,15 @@ export class Namespace<
           session ?? undefined,
         );
         if (session && recovery.skipMiddlewares && client.conn.readyState === "open") {
+          this.connecting--;
           this.doConnect(socket, onConnected);
         } else {
-          this.runMiddlewares(socket, onConnected);
+          this.runMiddlewares(socket, onConnected, onRefused);
         }
       });
       return;
     }
-    this.runMiddlewares(new Socket(this, client, auth), onConnected);
+    this.runMiddlewares(new Socket(this, client, auth), onConnected, onRefused);
   }
 
   /** The adapter's session, or null when there is none or the adapter failed (the socket starts afresh). */
@@ -168,7 +176,9 @@ export class Namespace<
   private runMiddlewares(
     socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
     onConnected: (socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>) => void,
+    onRefused: (() => void) | undefined,
   ): void {
+    const client = socket.client;
     runMiddlewares<
       Middleware<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
       ExtendedError
@@ -177,15 +187,15 @@ export class Namespace<
       (fn, next) => fn(socket, next),
       (err) => {
         process.nextTick(() => {
-          if (socket.client.conn.readyState !== "open") {
-            debug("connection closed during the middlewares of %s", this.name);
+          this.connecting--;
+          if (client.conn.readyState !== "open" || err) {
+            if (err) {
+              debug("middleware refused a socket of %s: %s", this.name, err.message);
+              socket._error(err);
+            } else debug("connection closed during the middlewares of %s", this.name);
             socket._cleanup();
-            return;
-          }
-          if (err) {
-            debug("middleware refused a socket of %s: %s", this.name, err.message);
-            socket._error(err);
-            socket._cleanup();
+            onRefused?.();
+            if (this.connecting === 0 && this.sockets.size === 0) this._removeUnlessConnected?.();
             return;
           }
           this.doConnect(socket, onConnected);
@@ -198,6 +208,7 @@ export class Namespace<
     socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
     onConnected: (socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>) => void,
   ): void {
+    this._removeUnlessConnected = undefined;
     this.sockets.set(socket.id, socket);
     socket._onconnect();
     if (channels.connection.hasSubscribers) channels.connection.publish({ socket });

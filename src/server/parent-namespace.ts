@@ -73,15 +73,19 @@ export class ParentNamespace<
       const remove = child._remove.bind(child);
       child._remove = (socket) => {
         remove(socket);
-        if (child.sockets.size === 0) {
-          void child.adapter.close();
-          this.server._nsps.delete(child.name);
-          this.children.delete(child);
-        }
+        if (child.sockets.size === 0) this.removeChild(child);
       };
     }
     this.server._nsps.set(name, child);
     this.server._onNewNamespace(child);
     return child;
+  }
+
+  /** @internal Removes a child namespace: its adapter closes (a Redis adapter unsubscribes), the name is free. */
+  removeChild(child: Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>): void {
+    if (!this.children.delete(child)) return;
+    if (this.server._nsps.get(child.name) === child) this.server._nsps.delete(child.name);
+    const closed = child.adapter.close();
+    if (closed) closed.catch(() => undefined);
   }
 }

@@ -30,6 +30,7 @@ import type { BroadcastOperator } from "./broadcast";
 import { Client } from "./client";
 import { expressHandlerError, invalidPortError } from "./errors";
 import { type Middleware, Namespace } from "./namespace";
+import { deadline, type LimitOptions, resolveLimits } from "./limits";
 import { ParentNamespace } from "./parent-namespace";
 import type { RemoteSocket } from "./remote-socket";
 import { createClientHandler, type RequestMiddleware } from "./serve-client";
@@ -63,7 +64,7 @@ export interface Parser {
   };
 }
 
-export interface ServerOptions extends EngineOptions {
+export interface ServerOptions extends EngineOptions, LimitOptions {
   /** Where the server listens for Socket.IO requests. Default "/socket.io". */
   path: string;
   /** Serve the client bundle at `<path>/socket.io.js`. Default true. */
@@ -135,6 +136,8 @@ export class Server<
   _connectTimeout: number;
   /** @internal The `connectionStateRecovery` option with its defaults, or undefined when recovery is off. */
   readonly _recovery: Readonly<ConnectionStateRecovery> | undefined;
+  /** @internal The Socket.IO layer's limits (limits.ts). */
+  _limits: LimitOptions;
   private readonly parentNsps = new Map<
     DynamicMatcher,
     ParentNamespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>
@@ -167,6 +170,7 @@ export class Server<
     this.prepareBroadcasts = opts.parser === undefined;
     this.encoder = new this._parser.Encoder();
     this._connectTimeout = opts.connectTimeout || 45000;
+    this._limits = resolveLimits(opts);
     if (opts.connectionStateRecovery) {
       // socket.io writes the filled-in option back into the options object the server keeps
       opts.connectionStateRecovery = {
@@ -256,6 +260,7 @@ export class Server<
     // Constructor options win over attach options.
     const merged: Partial<ServerOptions> = { ...opts, ...this._opts };
     this._opts = merged;
+    this._limits = resolveLimits(merged);
     this.initEngine(server, merged);
     return this;
   }
@@ -361,7 +366,15 @@ export class Server<
           next(i + 1);
           return;
         }
-        done(this._nsps.get(name) ?? parent.createChild(name));
+        const existing = this._nsps.get(name);
+        if (existing !== undefined) {
+          done(existing);
+          return;
+        }
+        // created for this CONNECT: removed again if no CONNECT to it succeeds (see Namespace._add)
+        const child = parent.createChild(name);
+        child._removeUnlessConnected = () => parent.removeChild(child);
+        done(child);
       });
     };
     next(0);
@@ -634,22 +647,34 @@ export class Server<
    * the engine closes every connection, and the HTTP server closes.
    */
   async close(fn?: (err?: Error) => void): Promise<void> {
-    await Promise.allSettled(
-      [...this._nsps.values()].map(async (nsp) => {
-        for (const socket of [...nsp.sockets.values()]) socket._onclose("server shutting down");
-        await nsp.adapter.close();
-      }),
-    );
-    this.engine?.close();
-    if (this.httpServer) {
-      await new Promise<void>((resolve) => {
-        this.httpServer!.close((err?: Error) => {
-          fn?.(err);
-          resolve();
-        });
-      });
-    } else {
-      fn?.();
+    // stop accepting first: no new connection may arrive while the others are closed
+    const httpServer = this.httpServer;
+    const httpClosed =
+      httpServer !== undefined
+        ? new Promise<Error | undefined>((resolve) => httpServer.close(resolve))
+        : Promise.resolve(undefined);
+    for (const nsp of this._nsps.values()) {
+      for (const socket of [...nsp.sockets.values()]) socket._onclose("server shutting down");
     }
+    this.engine?.close();
+    // an adapter whose backend hangs (a stalled Redis...) gets `closeTimeout` ms, then is left behind
+    const limit = this._limits.closeTimeout;
+    await Promise.race([
+      Promise.allSettled([...this._nsps.values()].map((nsp) => nsp.adapter.close())),
+      deadline(limit),
+    ]);
+    let err: Error | undefined;
+    if (httpServer !== undefined) {
+      const timer = setTimeout(() => closeAllConnections(httpServer), limit);
+      err = await httpClosed;
+      clearTimeout(timer);
+    }
+    fn?.(err);
   }
+}
+
+/** Ends the connections an HTTP server still holds (keep-alive, pending polls) once `close()` took too long. */
+function closeAllConnections(server: HttpLikeServer): void {
+  const closeAll = (server as { closeAllConnections?: () => void }).closeAllConnections;
+  if (typeof closeAll === "function") closeAll.call(server);
 }

@@ -15,6 +15,7 @@ import { BroadcastOperator, watchAdapterResult } from "./broadcast";
 import { type AnyListener, addAnyListener, removeAnyListener } from "./catch-all";
 import type { Client } from "./client";
 import { reservedEventError } from "./errors";
+import { LimitErrorMessage } from "./limits";
 import { type Handshake, buildHandshake } from "./handshake";
 import type { Namespace } from "./namespace";
 import { generateSocketId } from "../util/ids";
@@ -42,7 +43,11 @@ export type DisconnectReason =
   | "server shutting down"
   | "forced server close"
   | "client namespace disconnect"
-  | "server namespace disconnect";
+  | "server namespace disconnect"
+  /** The connection's send buffer passed `maxSendBufferBytes` (docs/limits.md). */
+  | "send buffer overflow"
+  /** The connection sent packets faster than `packetRateLimit` allows, with `onLimit: "disconnect"`. */
+  | "rate limit exceeded";
 
 export type { Handshake } from "./handshake";
 
@@ -63,6 +68,8 @@ export interface SocketReservedEventsMap {
   disconnect: (reason: DisconnectReason, description?: unknown) => void;
   disconnecting: (reason: DisconnectReason, description?: unknown) => void;
   error: (err: Error) => void;
+  /** The connection's send buffer is back under `sendBufferHighWaterMark` after `emit()` returned false. */
+  drain: () => void;
 }
 
 export type Event = [string, ...unknown[]];
@@ -190,6 +197,15 @@ export class Socket<
     const last = data[data.length - 1];
     if (typeof last === "function") {
       data.pop();
+      if (
+        this.pendingAcks !== undefined &&
+        this.pendingAcks.size >= this.nsp.server._limits.maxPendingAcks
+      ) {
+        // bounded: the packet is not sent and its ack learns why (docs/limits.md)
+        debug("%s: too many pending acks, emit refused", this.id);
+        process.nextTick(refuseAck, this, last as Ack);
+        return false;
+      }
       const id = this.nsp._ids++;
       const ack = channels.ack.hasSubscribers
         ? timedAck(this as Socket, ev as string, last as Ack, flags.timeout !== undefined)
@@ -208,7 +224,8 @@ export class Socket<
     }
     this.notifyOutgoingListeners(packet);
     this.packet(packet, flags);
-    return true;
+    // false once the connection's send buffer is past its high-water mark: wait for "drain" (docs/limits.md)
+    return !this.client.conn.needsDrain;
   }
 
   /** Like `emit` with an ack, as a Promise of the client's answer (rejected on timeout). */
@@ -416,6 +433,11 @@ export class Socket<
     return this;
   }
 
+  /** @internal The connection's send buffer drained below its high-water mark. */
+  _ondrain(): void {
+    if (this.connected) this.emitReserved("drain");
+  }
+
   /** @internal An error for this socket: to its `error` listeners, or to stderr when it has none. */
   _onerror(err: Error): void {
     if (this.listenerCount("error") > 0) {
@@ -438,6 +460,8 @@ export class Socket<
     this._cleanup();
     this.client._remove(this);
     this.connected = false;
+    // acks the client can no longer answer are dropped with the socket (timed ones still get their timeout)
+    this.pendingAcks = undefined;
     if (channels.disconnect.hasSubscribers) channels.disconnect.publish({ socket: this, reason });
     this.emitReserved("disconnect", reason, description);
   }
@@ -451,17 +475,21 @@ export class Socket<
 
   /** @internal Refuses the connection: the client receives CONNECT_ERROR with the message and data. */
   _error(err: { message: string; data?: unknown }): void {
+    // a middleware may throw anything: a string, a plain object...
+    const isObject = typeof err === "object" && err !== null;
+    const message = isObject && typeof err.message === "string" ? err.message : String(err);
+    const extra = isObject ? err.data : undefined;
     if (this.client.conn.protocol === 3) {
       // Socket.IO protocol 4 (v2 clients) carries the data alone, or the message when there is none
       this.packet({
         type: PacketType.CONNECT_ERROR,
         nsp: this.nsp.name,
-        data: err.data || err.message,
+        data: extra || message,
       });
       return;
     }
-    const data: { message: string; data?: unknown } = { message: err.message };
-    if (err.data !== undefined) data.data = err.data;
+    const data: { message: string; data?: unknown } = { message };
+    if (extra !== undefined) data.data = extra;
     this.packet({ type: PacketType.CONNECT_ERROR, nsp: this.nsp.name, data });
   }
 
@@ -526,6 +554,10 @@ export class Socket<
 }
 
 const NO_FLAGS: EmitFlags = Object.freeze({});
+
+function refuseAck(socket: Socket, ack: Ack): void {
+  ack.call(socket, new Error(LimitErrorMessage.TOO_MANY_PENDING_ACKS));
+}
 
 function emitEvent(socket: Socket, event: Event, err: Error | undefined): void {
   socket._emitEvent(event, err);

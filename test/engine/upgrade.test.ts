@@ -64,9 +64,8 @@ describe("upgrade", () => {
     const refused = await request(h.port, `${P}?EIO=4&transport=polling&sid=${sid}`);
     assert.equal(refused.status, 400);
     assert.equal((await mismatch)[0].context.name, "TRANSPORT_MISMATCH");
-    // a further upgrade attempt is closed
-    const again = await openWs(h, sid);
-    await once(again.ws, "close");
+    // a further upgrade attempt, for a session already on WebSocket, is refused before the upgrade
+    await assert.rejects(openWs(h, sid), /Unexpected server response: 400/);
     assert.equal(socket.readyState, "open");
     socket.close();
     await once(ws, "close");

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import { test } from "node:test";
-import type { Socket } from "../../src";
+import type { ServerOptions, Socket } from "../../src";
 import { next, start } from "../support/io";
 import { openRaw } from "../support/raw";
 
@@ -74,8 +74,28 @@ function get(url: string): Promise<string> {
 }
 
 test("random mutations over WebSocket and polling never take the server down", async () => {
-  const run = await start({ maxHttpBufferSize: 1e4 });
-  const random = prng(20261127);
+  await fuzz({ maxHttpBufferSize: 1e4 }, 20261127, 40);
+});
+
+test("with every limit on, limits hit by random input close only the offender", async () => {
+  await fuzz(
+    {
+      maxHttpBufferSize: 1e4,
+      packetRateLimit: { rate: 200, burst: 8, onLimit: "disconnect" },
+      maxNamespacesPerConnection: 2,
+      maxPendingAcks: 2,
+      sendBufferHighWaterMark: 1024,
+      maxSendBufferBytes: 16 * 1024,
+      maxConnectionsPerAddress: 50,
+    },
+    20261202,
+    25,
+  );
+});
+
+async function fuzz(options: Partial<ServerOptions>, seed: number, rounds: number): Promise<void> {
+  const run = await start(options);
+  const random = prng(seed);
   const errors: unknown[] = [];
   const onUncaught = (err: unknown) => errors.push(err);
   process.on("uncaughtException", onUncaught);
@@ -92,7 +112,7 @@ test("random mutations over WebSocket and polling never take the server down", a
     const witnessSocket = run.io.of("/").sockets.get(witness.id!)!;
     witnessSocket.on("echo", (n: number, ack: (n: number) => void) => ack(n));
 
-    for (let round = 0; round < 40; round++) {
+    for (let round = 0; round < rounds; round++) {
       const peer = await openRaw(run.port);
       for (let i = 0; i < 15 && peer.ws.readyState === peer.ws.OPEN; i++) {
         const base = SEEDS[Math.floor(random() * SEEDS.length)]!;
@@ -119,4 +139,4 @@ test("random mutations over WebSocket and polling never take the server down", a
     process.off("uncaughtException", onUncaught);
     await run.close();
   }
-});
+}

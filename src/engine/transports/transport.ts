@@ -59,6 +59,16 @@ export abstract class Transport {
     this.discarded = true;
   }
 
+  /** Bytes handed to the network but not yet written out (the peer is slow to read); 0 when unknown. */
+  get bufferedAmount(): number {
+    return 0;
+  }
+
+  /** Closes at once, dropping whatever is still buffered (an overflowing session). */
+  terminate(): void {
+    this.close();
+  }
+
   /** Writes packets; `callbacks` run once they are written. */
   abstract send(packets: Packet[], callbacks?: readonly SendCallback[] | null): void;
 

@@ -201,6 +201,16 @@ export class WebSocketTransport extends Transport {
     this.raw?.uncork();
   }
 
+  override get bufferedAmount(): number {
+    return this.raw !== null ? this.raw.writableLength : this.socket.bufferedAmount;
+  }
+
+  override terminate(): void {
+    if (this.readyState !== "open") return;
+    this.readyState = "closing";
+    this.socket.terminate();
+  }
+
   protected doClose(fn?: () => void): void {
     this.socket.close();
     fn?.();

@@ -1,0 +1,128 @@
+/**
+ * The engine's side of "hard to crash" (docs/limits.md): repeated query parameters, a WebSocket for a session
+ * already on WebSocket, one session's failure in the shared heartbeat, and the per-address connection cap.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import WebSocket from "ws";
+import type { Socket } from "../../src/engine";
+import { connect, once, request, startEngine, until } from "./support";
+
+const P = "/engine.io/";
+
+/** Opens a WebSocket; resolves "open", or the status of a refused upgrade. */
+function tryWebSocket(port: number, query: string): Promise<string> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${P}?${query}`);
+  return new Promise((resolve) => {
+    ws.once("open", () => {
+      ws.terminate();
+      resolve("open");
+    });
+    ws.once("unexpected-response", (_req, res) => {
+      res.resume();
+      resolve(String(res.statusCode));
+    });
+    ws.once("error", () => resolve("error"));
+  });
+}
+
+test("a repeated EIO, transport or sid is refused with that parameter's code", async () => {
+  const h = await startEngine();
+  try {
+    const cases: Array<[string, number]> = [
+      ["EIO=4&EIO=5&transport=polling", 5],
+      ["EIO=4&transport=polling&transport=foo", 0],
+      ["EIO=4&transport=polling&EIO=4", 5],
+    ];
+    for (const [query, code] of cases) {
+      const res = await request(h.port, `${P}?${query}`);
+      assert.equal(res.status, 400, query);
+      assert.equal((JSON.parse(res.body.toString()) as { code: number }).code, code, query);
+    }
+    const open = await request(h.port, `${P}?EIO=4&transport=polling`);
+    const sid = (JSON.parse(open.body.toString().slice(1)) as { sid: string }).sid;
+    const repeatedSid = await request(h.port, `${P}?EIO=4&transport=polling&sid=${sid}&sid=${sid}`);
+    assert.equal(repeatedSid.status, 400);
+    assert.equal((JSON.parse(repeatedSid.body.toString()) as { code: number }).code, 1);
+    // over WebSocket: refused before the upgrade
+    assert.equal(await tryWebSocket(h.port, "EIO=4&transport=websocket&EIO=4"), "400");
+    assert.equal(
+      await tryWebSocket(h.port, "EIO=4&transport=websocket&transport=websocket"),
+      "400",
+    );
+    assert.equal(await tryWebSocket(h.port, "EIO=4&transport=websocket"), "open");
+  } finally {
+    await h.close();
+  }
+});
+
+test("a WebSocket for a session already on WebSocket is refused; the session keeps its connection", async () => {
+  const h = await startEngine();
+  try {
+    const opened = once<[Socket]>(h.engine, "connection");
+    const client = await connect(h.url, { transports: ["websocket"] });
+    const [session] = await opened;
+    assert.equal(await tryWebSocket(h.port, `EIO=4&transport=websocket&sid=${session.id}`), "400");
+    const received = once<[string]>(client, "message");
+    session.send("still mine");
+    assert.equal((await received)[0], "still mine");
+    assert.equal(session.transport.name, "websocket");
+    client.close();
+  } finally {
+    await h.close();
+  }
+});
+
+test("a session whose heartbeat throws is closed; the others are still pinged", async () => {
+  const h = await startEngine({ pingInterval: 50, pingTimeout: 2000 });
+  const errors: unknown[] = [];
+  const onUncaught = (err: unknown): void => void errors.push(err);
+  process.on("uncaughtException", onUncaught);
+  try {
+    const sessions: Socket[] = [];
+    h.engine.on("connection", (s: Socket) => sessions.push(s));
+    const bad = await connect(h.url, { transports: ["websocket"] });
+    const good = await connect(h.url, { transports: ["websocket"] });
+    await until(() => sessions.length === 2);
+    const [badSession, goodSession] = sessions as [Socket, Socket];
+    badSession.on("packetCreate", (packet: { type: string }) => {
+      if (packet.type === "ping") throw new Error("boom in a packetCreate listener");
+    });
+    const badClosed = once<[string]>(badSession, "close");
+    let beats = 0;
+    goodSession.on("heartbeat", () => beats++);
+    assert.equal((await badClosed)[0], "transport error");
+    await until(() => beats >= 5, "the good session's heartbeats");
+    assert.equal(goodSession.readyState, "open");
+    assert.deepEqual(errors, []);
+    bad.close();
+    good.close();
+  } finally {
+    process.off("uncaughtException", onUncaught);
+    await h.close();
+  }
+});
+
+test("maxConnectionsPerAddress refuses the handshake past the cap with its own message", async () => {
+  const h = await startEngine({ maxConnectionsPerAddress: 2 });
+  try {
+    const a = await connect(h.url, { transports: ["websocket"] });
+    const b = await connect(h.url, { transports: ["polling"] });
+    const refused = await request(h.port, `${P}?EIO=4&transport=polling`);
+    assert.equal(refused.status, 403);
+    assert.deepEqual(JSON.parse(refused.body.toString()), {
+      code: 4,
+      message: "too many connections from this address",
+    });
+    assert.equal(await tryWebSocket(h.port, "EIO=4&transport=websocket"), "400");
+    assert.equal(h.engine.clientsCount, 2);
+    a.close();
+    await until(() => h.engine.clientsCount === 1);
+    const c = await connect(h.url, { transports: ["websocket"] });
+    assert.equal(h.engine.clientsCount, 2);
+    b.close();
+    c.close();
+  } finally {
+    await h.close();
+  }
+});
