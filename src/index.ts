@@ -37,3 +37,5 @@ export type {
 } from "./server/typed-events";
 export * as parser from "./parser";
 export const protocol = 5;
+export { redisForwarding, RedisForwardingRoute } from "./forwarding";
+export type { ForwardingRoute, RedisForwardingOptions } from "./forwarding";
