@@ -37,5 +37,10 @@ export type {
 } from "./server/typed-events";
 export * as parser from "./parser";
 export const protocol = 5;
-export { redisForwarding, RedisForwardingRoute } from "./forwarding";
+export {
+  redisForwarding,
+  RedisForwardingRoute,
+  clusterForwarding,
+  ClusterForwardingRoute,
+} from "./forwarding";
 export type { ForwardingRoute, RedisForwardingOptions } from "./forwarding";

@@ -3,11 +3,11 @@
  * from another node. Two Switchyard nodes on one Redis, raw HTTP requests sent to the node of our choosing.
  */
 import assert from "node:assert/strict";
-import { once } from "node:events";
+import { type EventEmitter, once } from "node:events";
 import { test } from "node:test";
 import { Redis } from "ioredis";
 import { redisForwarding } from "../../src";
-import { next, start, type Running } from "../support/io";
+import { start, type Running } from "../support/io";
 import { REDIS_URL, uniqueKey } from "../redis/cluster";
 
 async function twoNodes(key: string): Promise<{ nodes: Running[]; close(): Promise<void> }> {
@@ -31,6 +31,15 @@ async function twoNodes(key: string): Promise<{ nodes: Running[]; close(): Promi
   };
 }
 
+/** The close reason of the next session `node` opens (bounded by the test's timeout). */
+function closeOfNextSession(node: Running): Promise<[string]> {
+  return new Promise((resolve) => {
+    node.io.engine.once("connection", (session: EventEmitter) =>
+      session.once("close", (reason: string) => resolve([reason])),
+    );
+  });
+}
+
 async function handshake(node: Running): Promise<string> {
   const res = await fetch(`${node.url}/socket.io/?EIO=4&transport=polling`);
   const text = await res.text();
@@ -44,9 +53,7 @@ test("one pending GET per session across nodes; the close is then seen by the ot
   const { nodes, close } = await twoNodes(uniqueKey("fwd-limits"));
   const [a, b] = nodes as [Running, Running];
   try {
-    const closed = next(a.io.engine, "connection").then(([s]) =>
-      next<[string]>(s as NodeJS.EventEmitter, "close"),
-    );
+    const closed = closeOfNextSession(a);
     const sid = await handshake(a);
     // a GET held by the owner through node b, then a second GET straight to the owner: overlap
     const held = poll(b, sid);
@@ -68,9 +75,7 @@ test("maxHttpBufferSize holds for a POST forwarded to the owner (413, session cl
   const { nodes, close } = await twoNodes(uniqueKey("fwd-limits"));
   const [a, b] = nodes as [Running, Running];
   try {
-    const closed = next(a.io.engine, "connection").then(([s]) =>
-      next<[string]>(s as NodeJS.EventEmitter, "close"),
-    );
+    const closed = closeOfNextSession(a);
     const sid = await handshake(a);
     const res = await poll(b, sid, { method: "POST", body: "4" + "x".repeat(5000) });
     assert.equal(res.status, 413);
