@@ -36,10 +36,12 @@ const impl = argValue("--impl", process.env.BENCH_IMPL ?? "socket.io");
 function loadServerClass(name) {
   if (name === "socket.io") return require("socket.io").Server;
   // The package's self-reference: /work/main is the "switchyard" package, built into dist/.
-  if (name === "switchyard") return require("switchyard").Server;
+  if (name === "switchyard" || name === "switchyard+metrics") return require("switchyard").Server;
   // Another build of Switchyard (a worktree of an older commit), to measure a change before and after.
   if (path.isAbsolute(name)) return require(name).Server;
-  throw new Error(`unknown --impl ${name} (expected socket.io, switchyard or an absolute path)`);
+  throw new Error(
+    `unknown --impl ${name} (expected socket.io, switchyard, switchyard+metrics or an absolute path)`,
+  );
 }
 
 const Server = loadServerClass(impl);
@@ -50,6 +52,9 @@ const io = new Server(httpServer, {
   pingTimeout: 20000,
   serveClient: false,
 });
+// switchyard+metrics: the same server with switchyard/metrics collecting, served at /metrics
+if (impl === "switchyard+metrics")
+  require("switchyard/metrics").collectMetrics(io).attach(httpServer);
 
 function socketCount() {
   try {

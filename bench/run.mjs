@@ -7,6 +7,8 @@
 //                      [--baseline socket.io] [--candidate switchyard] [--no-pin]
 //                      [--profile] [--heap-snapshot] [--no-chart] [--out FILE]
 //
+// --metrics compares Switchyard with and without switchyard/metrics (the collector on, /metrics served);
+// it leaves the published chart and table alone.
 // --no-chart leaves bench/chart.svg and bench/latest.md (the published figures) as they are.
 // --candidate socket.io runs an A/A comparison (socket.io against itself), which shows how much
 // of a ratio is noise on this machine. --profile starts the servers with --cpu-prof and leaves
@@ -32,16 +34,21 @@ function opt(name, dflt) {
   return i !== -1 && i + 1 < argv.length ? argv[i + 1] : dflt;
 }
 const quick = flag("quick");
+// --metrics: the cost of switchyard/metrics, Switchyard without it against Switchyard with it
+const metricsOverhead = flag("metrics");
 const options = {
   quick,
   reps: Number(opt("reps", quick ? 1 : 3)),
-  baseline: opt("baseline", "socket.io"),
-  candidate: opt("candidate", process.env.BENCH_CANDIDATE ?? "switchyard"),
+  baseline: opt("baseline", metricsOverhead ? "switchyard" : "socket.io"),
+  candidate: opt(
+    "candidate",
+    metricsOverhead ? "switchyard+metrics" : (process.env.BENCH_CANDIDATE ?? "switchyard"),
+  ),
   only: opt("only", null),
   pin: !flag("no-pin"),
   profile: flag("profile"),
   heapSnapshot: flag("heap-snapshot"),
-  chart: !flag("no-chart"),
+  chart: !flag("no-chart") && !metricsOverhead,
   out: opt("out", null),
 };
 
@@ -459,7 +466,10 @@ const labelC =
 const implsInOrder = [options.baseline, labelC];
 
 async function checkLoadable(impl) {
-  const probe = spawnNode(["-e", `require(${JSON.stringify(impl)}).Server`], SERVER_CPU);
+  const probe = spawnNode(
+    ["-e", `require(${JSON.stringify(impl.replace(/\+metrics$/, ""))}).Server`],
+    SERVER_CPU,
+  );
   const { code } = await probe.exited;
   if (code !== 0) {
     console.error(`Cannot load the "${impl}" implementation:\n${probe.output}`);

@@ -9,7 +9,10 @@ export const {
   BroadcastOperator,
   RemoteSocket,
   Adapter,
+  SessionAwareAdapter,
+  RECOVERABLE_DISCONNECT_REASONS,
   parser,
   protocol,
+  ChannelName,
 } = switchyard;
 export default switchyard;

@@ -7,7 +7,7 @@ export type { ServerOptions, ServerReservedEventsMap, Parser } from "./server/se
 export { Namespace } from "./server/namespace";
 export type { NamespaceReservedEventsMap, Middleware } from "./server/namespace";
 export { ParentNamespace } from "./server/parent-namespace";
-export { Socket } from "./server/socket";
+export { Socket, RECOVERABLE_DISCONNECT_REASONS } from "./server/socket";
 export type {
   DisconnectReason,
   Handshake,
@@ -18,6 +18,13 @@ export type {
 export { BroadcastOperator } from "./server/broadcast";
 export { RemoteSocket } from "./server/remote-socket";
 export { Adapter } from "./adapter/adapter";
+export { SessionAwareAdapter } from "./adapter/session-aware";
+export type {
+  ConnectionStateRecovery,
+  ConnectionStateRecoveryOptions,
+  SessionToPersist,
+  SessionStoreStats,
+} from "./adapter/sessions";
 export type {
   AdapterConstructor,
   BroadcastFlags,
@@ -44,3 +51,21 @@ export {
   ClusterForwardingRoute,
 } from "./forwarding";
 export type { ForwardingRoute, RedisForwardingOptions } from "./forwarding";
+export { ChannelName } from "./diagnostics";
+export type {
+  AckMessage,
+  AdapterErrorMessage,
+  AdapterRequestMessage,
+  AdapterRequestOutcome,
+  BroadcastMessage,
+  ConnectionMessage,
+  DisconnectMessage,
+  EngineCloseMessage,
+  EngineOpenMessage,
+  EnginePacketInMessage,
+  EnginePacketOutMessage,
+  EngineRefusedMessage,
+  EngineUpgradeMessage,
+  EventInMessage,
+  EventOutMessage,
+} from "./diagnostics";

@@ -10,6 +10,7 @@ import { readFile } from "node:fs/promises";
 import http from "node:http";
 import { fileURLToPath } from "node:url";
 import { Server } from "switchyard";
+import { collectMetrics } from "switchyard/metrics";
 
 const PUBLIC_DIR = new URL("./public/", import.meta.url);
 const STATIC_FILES = {
@@ -75,7 +76,15 @@ export async function start({ port = 3000, host, redisUrl, redisKey, nodeName } 
     });
   });
   const redis = redisUrl ? await redisAdapter(redisUrl, redisKey) : undefined;
-  const io = new Server(httpServer, redis ? { adapter: redis.adapter } : {});
+  // Connection state recovery: a browser that loses its connection for up to two minutes comes back
+  // with the same id, rooms and data, and gets the events it missed (not the chat messages, which are
+  // sent with acknowledgements: those are never stored).
+  const io = new Server(httpServer, {
+    connectionStateRecovery: {},
+    ...(redis ? { adapter: redis.adapter } : {}),
+  });
+  // Prometheus metrics at /metrics, which the admin panel's live chart reads too.
+  const metrics = collectMetrics(io).attach(httpServer);
 
   await new Promise((resolve, reject) => {
     httpServer.once("error", reject);
@@ -149,7 +158,12 @@ export async function start({ port = 3000, host, redisUrl, redisKey, nodeName } 
     socket.conn.once("upgrade", (transport) => {
       socket.data.transport = transport.name;
     });
-    socket.emit("welcome", { id: socket.id, stats: stats(), cluster: clusterLog });
+    socket.emit("welcome", {
+      id: socket.id,
+      stats: stats(),
+      cluster: socket.recovered ? [] : clusterLog,
+      recovered: socket.recovered,
+    });
     broadcastStats();
 
     socket.on("join", (value, ack) => {
@@ -260,6 +274,7 @@ export async function start({ port = 3000, host, redisUrl, redisKey, nodeName } 
     // Closes this node only: its sockets, the engine, the HTTP server (idle keep-alive connections
     // included) and the Redis clients.
     close: async () => {
+      metrics.close();
       const closed = new Promise((resolve) => io.close(() => resolve()));
       httpServer.closeAllConnections();
       await closed;

@@ -15,6 +15,10 @@
  */
 import { EventEmitter } from "node:events";
 import type { PreparedMessage } from "../engine";
+import { channels } from "../diagnostics";
+import type { ConnectionStateRecovery, Session, SessionToPersist } from "./sessions";
+
+export type { ConnectionStateRecovery, Session, SessionToPersist } from "./sessions";
 
 export type SocketId = string;
 export type Room = string | number;
@@ -62,6 +66,8 @@ export interface DeliveryFlags {
 /** What the adapter may ask of a socket: membership and a plain-data description. */
 export interface AdapterSocket {
   readonly id: SocketId;
+  /** The private session id, when connection state recovery is on (an adapter may save the session early). */
+  readonly pid?: string;
   readonly rooms: Set<Room>;
   readonly handshake: unknown;
   data: unknown;
@@ -84,6 +90,11 @@ export interface AckExpectation {
 /** What the adapter may ask of its namespace. */
 export interface AdapterNamespace {
   readonly name: string;
+  /**
+   * The server's `connectionStateRecovery` option with its defaults, or undefined when recovery is off: an
+   * adapter adds offsets and keeps sessions only when it is set.
+   */
+  readonly connectionStateRecovery?: Readonly<ConnectionStateRecovery>;
   /** The connected sockets of this node, by id. */
   readonly sockets: ReadonlyMap<SocketId, AdapterSocket>;
   /** Encodes `packet` (its `nsp` set to this namespace) once for every target. */
@@ -117,14 +128,6 @@ export interface SocketDescription {
   handshake: unknown;
   rooms: Room[];
   data: unknown;
-}
-
-export interface Session {
-  pid: string;
-  id: SocketId;
-  rooms: Room[];
-  data: unknown;
-  missedPackets: unknown[][];
 }
 
 export type ServerSideEmitAck = (err: Error | null, responses: unknown[]) => void;
@@ -198,7 +201,8 @@ export class Adapter extends EventEmitter {
     const nsp = this.nsp;
     const flags = opts.flags ?? NO_FLAGS;
     const encoded = nsp.encodeBroadcast(packet);
-    this.apply(opts, (socket) => nsp.deliver(socket, packet, encoded, flags));
+    const recipients = this.apply(opts, (socket) => nsp.deliver(socket, packet, encoded, flags));
+    if (channels.broadcast.hasSubscribers) publishBroadcast(this, packet, opts, recipients);
   }
 
   /**
@@ -223,6 +227,7 @@ export class Adapter extends EventEmitter {
     });
     clientCountCallback(clientCount);
     acks.end();
+    if (channels.broadcast.hasSubscribers) publishBroadcast(this, packet, opts, clientCount);
   }
 
   /** The ids of the sockets in any of `rooms` (all sockets when empty). */
@@ -266,15 +271,24 @@ export class Adapter extends EventEmitter {
     if (typeof last === "function") (last as ServerSideEmitAck)(null, []);
   }
 
-  /** Connection state recovery hooks; the in-memory adapter keeps no sessions. */
-  persistSession(_session: Session): Promise<void> | void {}
+  /**
+   * Connection state recovery: saves what a socket leaves behind when its connection ends for a recoverable
+   * reason. This base keeps nothing (`SessionAwareAdapter` does), as socket.io-adapter's.
+   */
+  persistSession(_session: SessionToPersist): Promise<void> | void {}
+
+  /**
+   * The session `pid` and the packets sent after `offset` that reached it, or null (unknown or expired
+   * session, offset unknown or too old): the socket then connects afresh. A rejection counts as null.
+   */
 
   restoreSession(_pid: string, _offset: string): Promise<Session | null> {
     return Promise.resolve(null);
   }
 
-  /** Calls `callback` once for each local socket matching `opts` (rooms, except). */
-  protected apply(opts: BroadcastOptions, callback: (socket: AdapterSocket) => void): void {
+  /** Calls `callback` once for each local socket matching `opts` (rooms, except); returns how many. */
+  protected apply(opts: BroadcastOptions, callback: (socket: AdapterSocket) => void): number {
+    let count = 0;
     const { rooms } = opts;
     const except = this.computeExceptSids(opts.except);
     const sockets = this.nsp.sockets;
@@ -291,15 +305,20 @@ export class Adapter extends EventEmitter {
           }
           if (except?.has(id)) continue;
           const socket = sockets.get(id);
-          if (socket) callback(socket);
+          if (socket) {
+            count++;
+            callback(socket);
+          }
         }
       }
     } else {
       for (const [id, socket] of sockets) {
         if (except?.has(id)) continue;
+        count++;
         callback(socket);
       }
     }
+    return count;
   }
 
   protected computeExceptSids(exceptRooms?: Set<Room>): Set<SocketId> | undefined {
@@ -314,6 +333,15 @@ export class Adapter extends EventEmitter {
 }
 
 const NO_FLAGS: BroadcastFlags = Object.freeze({});
+
+function publishBroadcast(
+  adapter: Adapter,
+  packet: AdapterPacket,
+  options: BroadcastOptions,
+  recipients: number,
+): void {
+  channels.broadcast.publish({ adapter, namespace: adapter.nsp.name, packet, options, recipients });
+}
 
 /** The factory form of the `adapter` option: a class, or a function building one for a namespace. */
 export type AdapterConstructor =

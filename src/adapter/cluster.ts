@@ -18,7 +18,8 @@ import type {
   SocketId,
 } from "./adapter";
 import { AdapterErrorMessage } from "./errors";
-import { MultiNodeAdapter, RequestTimeoutError } from "./requests";
+import { isRecoverablePacket } from "./sessions";
+import { MultiNodeAdapter, RequestTimeoutError, requestTypeName } from "./requests";
 import {
   type ClusterMessage,
   MessageType,
@@ -55,7 +56,15 @@ export abstract class ClusterAdapter extends MultiNodeAdapter {
     super(nsp, opts.requestsTimeout ?? 5000);
   }
 
-  /** Sends a message to every node (this one may receive it back; it is ignored by uid). Resolves with an offset. */
+  protected override requestTypeName(type: number): string {
+    return requestTypeName(MessageType, type);
+  }
+
+  /**
+   * Sends a message to every node (this one may receive it back; it is ignored by uid). Resolves with an
+   * offset (a backend that has one, such as a stream entry id). The message must be serialised before this
+   * returns: a broadcast's offset is appended to `packet.data` right after, for local delivery only.
+   */
   protected abstract doPublish(message: ClusterMessage): Promise<string | void>;
 
   /** Sends a response to the node whose adapter has uid `requesterUid`. */
@@ -71,6 +80,34 @@ export abstract class ClusterAdapter extends MultiNodeAdapter {
     this.reportFailure(() => this.doPublish(message));
   }
 
+  /** Publishes and resolves with the offset the backend gave the message ("" when it gives none). */
+  protected async publishAndReturnOffset(message: ClusterMessage): Promise<string> {
+    message.uid = this.uid;
+    message.nsp = this.nsp.name;
+    if (debug.enabled) debug("[%s] publishing message of type %d", this.uid, message.type);
+    return (await this.doPublish(message)) ?? "";
+  }
+
+  /**
+   * Connection state recovery (socket.io-adapter's rule): a recoverable broadcast (an event without ack, not
+   * volatile) gets `offset` as its last argument, when recovery is on and the backend gave an offset.
+   */
+  protected addOffsetIfNecessary(
+    packet: AdapterPacket,
+    opts: BroadcastOptions,
+    offset: string | undefined,
+  ): void {
+    if (!offset || !this.nsp.connectionStateRecovery) return;
+    if (isRecoverablePacket(packet, opts) && Array.isArray(packet.data)) {
+      (packet.data as unknown[]).push(offset);
+    }
+  }
+
+  /** Delivers a broadcast to this node's sockets (a subclass may keep it for recovery first). */
+  protected localBroadcast(packet: AdapterPacket, opts: BroadcastOptions): void {
+    void super.broadcast(packet, opts);
+  }
+
   protected publishResponse(requesterUid: string, response: ClusterMessage): void {
     response.uid = this.uid;
     response.nsp = this.nsp.name;
@@ -78,7 +115,7 @@ export abstract class ClusterAdapter extends MultiNodeAdapter {
   }
 
   /** Handles a message published by another node (or the emitter). */
-  onMessage(message: ClusterMessage, _offset?: string): void {
+  onMessage(message: ClusterMessage, offset?: string): void {
     if (!isRecord(message) || typeof message.type !== "number") return;
     if (message.uid === this.uid) return;
     if (message.nsp !== this.nsp.name) return;
@@ -107,7 +144,8 @@ export abstract class ClusterAdapter extends MultiNodeAdapter {
               }),
           );
         } else {
-          super.broadcast(packet, opts);
+          this.addOffsetIfNecessary(packet, opts, offset);
+          this.localBroadcast(packet, opts);
         }
         return;
       }
@@ -200,7 +238,7 @@ export abstract class ClusterAdapter extends MultiNodeAdapter {
         data: { packet: wirePacket(packet), opts: encodeOptions(opts) },
       });
     }
-    super.broadcast(packet, opts);
+    this.localBroadcast(packet, opts);
   }
 
   override broadcastWithAck(

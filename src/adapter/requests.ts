@@ -5,6 +5,7 @@
  * talking to other nodes (the ClusterAdapter protocol and the classic Redis one).
  */
 import createDebug from "debug";
+import { type AdapterRequestOutcome, channels } from "../diagnostics";
 import { Adapter, type AdapterNamespace, type ServerSideEmitAck } from "./adapter";
 import {
   AdapterErrorMessage,
@@ -74,6 +75,14 @@ interface PendingRequest {
   waitingFor?: Set<string>;
   timer: NodeJS.Timeout;
   collector: AnswerCollector;
+  /** performance.now() at the start, when `switchyard:adapter:request` has subscribers (else 0). */
+  startedAt: number;
+}
+
+/** The lower-case name of `type` in a protocol's table of message types (`{ FETCH_SOCKETS: 7, ... }`). */
+export function requestTypeName(types: Readonly<Record<string, number>>, type: number): string {
+  for (const name in types) if (types[name] === type) return name.toLowerCase();
+  return String(type);
 }
 
 interface AckRequest {
@@ -105,6 +114,9 @@ export abstract class MultiNodeAdapter extends Adapter {
   protected reportError(err: unknown): void {
     const error = toError(err);
     debug("[%s] %s", this.uid, error.message);
+    if (channels.adapterError.hasSubscribers) {
+      channels.adapterError.publish({ adapter: this, namespace: this.nsp.name, error });
+    }
     if (this.listenerCount("error") > 0) this.emit("error", error);
   }
 
@@ -158,6 +170,7 @@ export abstract class MultiNodeAdapter extends Adapter {
       const request = this.requests.get(requestId);
       if (!request) return;
       this.requests.delete(requestId);
+      if (request.startedAt !== 0) this.publishRequest(requestId, request, "timeout");
       const message =
         timeoutMessage ??
         (waitingFor
@@ -165,6 +178,7 @@ export abstract class MultiNodeAdapter extends Adapter {
           : partialResponsesMessage(request.received, count));
       collector.done(new RequestTimeoutError(message, collector.answers()));
     }, timeout);
+    const startedAt = channels.adapterRequest.hasSubscribers ? performance.now() : 0;
     this.requests.set(requestId, {
       type,
       expected: count,
@@ -172,6 +186,30 @@ export abstract class MultiNodeAdapter extends Adapter {
       waitingFor,
       timer,
       collector,
+      startedAt,
+    });
+  }
+
+  /** The name of a request type of this adapter's protocol, for diagnostics ("fetch_sockets", ...). */
+  protected requestTypeName(type: number): string {
+    return String(type);
+  }
+
+  private publishRequest(
+    id: string,
+    request: PendingRequest,
+    outcome: AdapterRequestOutcome,
+  ): void {
+    if (!channels.adapterRequest.hasSubscribers) return;
+    channels.adapterRequest.publish({
+      adapter: this,
+      namespace: this.nsp.name,
+      type: this.requestTypeName(request.type),
+      requestId: id,
+      expected: request.expected,
+      received: request.received,
+      durationMs: performance.now() - request.startedAt,
+      outcome,
     });
   }
 
@@ -194,6 +232,7 @@ export abstract class MultiNodeAdapter extends Adapter {
   private completeRequest(requestId: string, request: PendingRequest): void {
     clearTimeout(request.timer);
     this.requests.delete(requestId);
+    if (request.startedAt !== 0) this.publishRequest(requestId, request, "complete");
     request.collector.done(null);
   }
 
@@ -261,6 +300,7 @@ export abstract class MultiNodeAdapter extends Adapter {
     for (const [id, request] of this.requests) {
       clearTimeout(request.timer);
       this.requests.delete(id);
+      if (request.startedAt !== 0) this.publishRequest(id, request, "aborted");
       request.collector.done(new RequestTimeoutError(reason, request.collector.answers()));
     }
     this.ackRequests.clear();

@@ -9,6 +9,7 @@ import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node
 import type { Duplex } from "node:stream";
 import cors from "cors";
 import createDebug from "debug";
+import { channels } from "../diagnostics";
 import { attachToHttpServer } from "./attach";
 import { answerClosed, answerRefusedRequest, checkRequest, type Refusal } from "./checks";
 import { type ResolvedCookieOptions, resolveCookieOptions, serializeCookie } from "./cookie";
@@ -224,6 +225,9 @@ export class Server extends EventEmitter {
     const socket = new Socket(id, this, transport, req, protocol);
     this.clients[id] = socket;
     this.clientsCount++;
+    if (channels.engineOpen.hasSubscribers) {
+      channels.engineOpen.publish({ socket, transport: transport.name });
+    }
     return socket;
   }
 
@@ -280,6 +284,8 @@ export class Server extends EventEmitter {
   private reportRefusal(req: IncomingMessage, refusal: Refusal): void {
     const { code, context } = refusal;
     const err: ConnectionError = { req, code, message: ErrorMessages[code], context };
+    if (channels.engineRefused.hasSubscribers)
+      channels.engineRefused.publish({ server: this, ...err });
     this.emit("connection_error", err);
   }
 

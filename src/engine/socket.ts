@@ -6,6 +6,7 @@
 import { EventEmitter } from "node:events";
 import type { IncomingMessage } from "node:http";
 import createDebug from "debug";
+import { channels } from "../diagnostics";
 import { type Heartbeat, type HeartbeatNode, ListId } from "./heartbeat";
 import type { Packet, PacketOptions, PacketType, RawData } from "./packet";
 import { PreparedMessage } from "./prepared";
@@ -150,6 +151,9 @@ export class Socket extends EventEmitter {
     this.emit("flush", buffer);
     this.server.emit("flush", this, buffer);
     this.writeBuffer = [];
+    if (channels.enginePacketOut.hasSubscribers) {
+      channels.enginePacketOut.publish({ socket: this, packets: buffer });
+    }
     const callbacks = this.packetsFn;
     this.packetsFn = null;
     this.transport.send(buffer, callbacks);
@@ -192,6 +196,8 @@ export class Socket extends EventEmitter {
   onTransportPacket(transport: Transport, packet: Packet): void {
     if (transport !== this.transport || this.readyState !== "open") return;
     debug.enabled && debug("%s: received %s", this.id, packet.type);
+    if (channels.enginePacketIn.hasSubscribers)
+      channels.enginePacketIn.publish({ socket: this, packet });
     this.emit("packet", packet);
     if (this.hbList === ListId.PONG && !this.pongRefreshed && packet.type !== "pong") {
       // incoming traffic shows the peer is alive: extend the pong deadline once per ping
@@ -288,6 +294,9 @@ export class Socket extends EventEmitter {
     this.transport = next;
     next.sid = this.id;
     next.setOwner(this);
+    if (channels.engineUpgrade.hasSubscribers) {
+      channels.engineUpgrade.publish({ socket: this, from: previous.name, to: next.name });
+    }
     this.emit("upgrade", next);
     this.flush();
     if (this.readyState === "closing") next.close(() => this.onClose("forced close"));
@@ -311,6 +320,9 @@ export class Socket extends EventEmitter {
     transport.setOwner(null);
     transport.close();
     this.server._removeSession(this);
+    if (channels.engineClose.hasSubscribers) {
+      channels.engineClose.publish({ socket: this, reason, transport: transport.name });
+    }
     this.emit("close", reason, description);
   }
 }

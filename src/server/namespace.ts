@@ -2,6 +2,7 @@
  * Namespace: a set of sockets sharing middlewares, rooms (through its adapter) and events.
  */
 import createDebug from "debug";
+import { channels } from "../diagnostics";
 import type {
   AckExpectation,
   Adapter,
@@ -10,6 +11,7 @@ import type {
   EncodedPacket,
   Room,
 } from "../adapter/adapter";
+import type { ConnectionStateRecovery, Session } from "../adapter/sessions";
 import { runMiddlewares } from "../util/middleware";
 import { type Ack, BroadcastAcks, ackPromise } from "./acks";
 import { BroadcastOperator, watchAdapterResult } from "./broadcast";
@@ -114,17 +116,59 @@ export class Namespace<
     return this;
   }
 
-  /** @internal A client asks to join: run the middlewares, then connect (or refuse) the socket. */
+  /**
+   * The server's `connectionStateRecovery` option with its defaults, or undefined when recovery is off (part
+   * of the adapter boundary).
+   */
+  get connectionStateRecovery(): Readonly<ConnectionStateRecovery> | undefined {
+    return this.server._recovery;
+  }
+
+  /**
+   * @internal A client asks to join: with recovery on and a session id and offset in its auth, the adapter
+   * is asked for the session first; then the middlewares run (skipped for a recovered socket unless
+   * `skipMiddlewares` is false) and the socket connects (or is refused).
+   */
   _add(
     client: Client<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
     auth: Record<string, unknown>,
     onConnected: (socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>) => void,
-  ): Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData> {
-    const socket = new Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>(
-      this,
-      client,
-      auth,
-    );
+  ): void {
+    const recovery = this.server._recovery;
+    if (recovery && typeof auth.pid === "string" && typeof auth.offset === "string") {
+      const restoring = this.restore(auth.pid, auth.offset);
+      void restoring.then((session) => {
+        const socket = new Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>(
+          this,
+          client,
+          auth,
+          session ?? undefined,
+        );
+        if (session && recovery.skipMiddlewares && client.conn.readyState === "open") {
+          this.doConnect(socket, onConnected);
+        } else {
+          this.runMiddlewares(socket, onConnected);
+        }
+      });
+      return;
+    }
+    this.runMiddlewares(new Socket(this, client, auth), onConnected);
+  }
+
+  /** The adapter's session, or null when there is none or the adapter failed (the socket starts afresh). */
+  private async restore(pid: string, offset: string): Promise<Session | null> {
+    try {
+      return await this.adapter.restoreSession(pid, offset);
+    } catch (err) {
+      debug("session %s not restored: %o", pid, err);
+      return null;
+    }
+  }
+
+  private runMiddlewares(
+    socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
+    onConnected: (socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>) => void,
+  ): void {
     runMiddlewares<
       Middleware<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
       ExtendedError
@@ -133,7 +177,7 @@ export class Namespace<
       (fn, next) => fn(socket, next),
       (err) => {
         process.nextTick(() => {
-          if (client.conn.readyState !== "open") {
+          if (socket.client.conn.readyState !== "open") {
             debug("connection closed during the middlewares of %s", this.name);
             socket._cleanup();
             return;
@@ -144,15 +188,22 @@ export class Namespace<
             socket._cleanup();
             return;
           }
-          this.sockets.set(socket.id, socket);
-          socket._onconnect();
-          onConnected(socket);
-          this.emitReserved("connect", socket);
-          this.emitReserved("connection", socket);
+          this.doConnect(socket, onConnected);
         });
       },
     );
-    return socket;
+  }
+
+  private doConnect(
+    socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
+    onConnected: (socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>) => void,
+  ): void {
+    this.sockets.set(socket.id, socket);
+    socket._onconnect();
+    if (channels.connection.hasSubscribers) channels.connection.publish({ socket });
+    onConnected(socket);
+    this.emitReserved("connect", socket);
+    this.emitReserved("connection", socket);
   }
 
   // The adapter boundary (AdapterNamespace): what an adapter asks of its namespace for a broadcast

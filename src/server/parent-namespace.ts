@@ -21,8 +21,12 @@ class ParentBroadcastAdapter extends Adapter {
   }
 
   override broadcast(packet: AdapterPacket, opts: BroadcastOptions): void {
+    // with recovery on, each child's adapter appends its own offset to the data: each gets its own array
+    const copyData = this.parent.server._recovery !== undefined && Array.isArray(packet.data);
     for (const child of this.parent.children) {
-      const result = child.adapter.broadcast({ ...packet }, opts);
+      const copy = { ...packet };
+      if (copyData) copy.data = [...(packet.data as unknown[])];
+      const result = child.adapter.broadcast(copy, opts);
       if (result !== undefined) watchAdapterResult(child.adapter, result);
     }
   }

@@ -16,6 +16,8 @@ import {
   type EncodedPacket,
   type Room,
 } from "../adapter/adapter";
+import { SessionAwareAdapter } from "../adapter/session-aware";
+import type { ConnectionStateRecovery, ConnectionStateRecoveryOptions } from "../adapter/sessions";
 import {
   Server as Engine,
   type ServerOptions as EngineOptions,
@@ -74,6 +76,11 @@ export interface ServerOptions extends EngineOptions {
   connectTimeout: number;
   /** Remove a dynamic child namespace when its last socket leaves. Default false. */
   cleanupEmptyChildNamespaces: boolean;
+  /**
+   * Connection state recovery: a client that lost its connection gets back its id, rooms, `data` and the
+   * events it missed. Off unless set; `{}` takes the defaults (written back into this object).
+   */
+  connectionStateRecovery: ConnectionStateRecoveryOptions;
 }
 
 export interface ServerReservedEventsMap<
@@ -126,6 +133,8 @@ export class Server<
   _opts: Partial<ServerOptions>;
   /** @internal */
   _connectTimeout: number;
+  /** @internal The `connectionStateRecovery` option with its defaults, or undefined when recovery is off. */
+  readonly _recovery: Readonly<ConnectionStateRecovery> | undefined;
   private readonly parentNsps = new Map<
     DynamicMatcher,
     ParentNamespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>
@@ -158,7 +167,18 @@ export class Server<
     this.prepareBroadcasts = opts.parser === undefined;
     this.encoder = new this._parser.Encoder();
     this._connectTimeout = opts.connectTimeout || 45000;
-    this._adapter = opts.adapter ?? (Adapter as AdapterConstructor);
+    if (opts.connectionStateRecovery) {
+      // socket.io writes the filled-in option back into the options object the server keeps
+      opts.connectionStateRecovery = {
+        maxDisconnectionDuration: 120_000,
+        skipMiddlewares: true,
+        ...opts.connectionStateRecovery,
+      };
+      this._recovery = opts.connectionStateRecovery as ConnectionStateRecovery;
+    }
+    this._adapter =
+      opts.adapter ??
+      ((this._recovery ? SessionAwareAdapter : Adapter) as unknown as AdapterConstructor);
     this.sockets = this.of("/");
     if (srv !== undefined) this.attach(srv as HttpLikeServer | number, opts);
   }

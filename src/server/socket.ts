@@ -4,12 +4,14 @@
  */
 import type { IncomingMessage } from "node:http";
 import createDebug from "debug";
+import { channels, timedAck } from "../diagnostics";
 import type { Room } from "../adapter/adapter";
+import type { Session } from "../adapter/sessions";
 import type { Socket as EngineSocket } from "../engine";
 import { type Packet, PacketType, RESERVED_EVENTS } from "../parser";
 import { runMiddlewares } from "../util/middleware";
 import { type Ack, ackPromise, registerAck } from "./acks";
-import { BroadcastOperator } from "./broadcast";
+import { BroadcastOperator, watchAdapterResult } from "./broadcast";
 import { type AnyListener, addAnyListener, removeAnyListener } from "./catch-all";
 import type { Client } from "./client";
 import { reservedEventError } from "./errors";
@@ -44,6 +46,19 @@ export type DisconnectReason =
 
 export type { Handshake } from "./handshake";
 
+/**
+ * The reasons after which a client may come back and recover its session (connection state recovery): the
+ * connection was lost or closed by the server, not left on purpose.
+ */
+export const RECOVERABLE_DISCONNECT_REASONS: ReadonlySet<DisconnectReason> = new Set([
+  "transport error",
+  "transport close",
+  "forced close",
+  "ping timeout",
+  "server shutting down",
+  "forced server close",
+]);
+
 export interface SocketReservedEventsMap {
   disconnect: (reason: DisconnectReason, description?: unknown) => void;
   disconnecting: (reason: DisconnectReason, description?: unknown) => void;
@@ -72,6 +87,15 @@ export class Socket<
   SocketData = unknown,
 > extends StrictEventEmitter<ListenEvents, EmitEvents, SocketReservedEventsMap> {
   readonly id: string;
+  /**
+   * The private session id (connection state recovery on): sent to the client only, which gives it back
+   * with its last offset to recover the session.
+   */
+  readonly pid: string | undefined;
+  /** Whether this socket took over a previous session (same id, rooms and data; missed events resent). */
+  readonly recovered: boolean = false;
+  /** The events missed while away, written just before the CONNECT reply. */
+  private missedPackets: unknown[][] | undefined;
   private builtHandshake: Handshake | undefined;
   /** When the socket was created (ms since the epoch): the handshake's `issued`. */
   private readonly issued = Date.now();
@@ -93,16 +117,27 @@ export class Socket<
     readonly nsp: Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
     readonly client: Client<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
     private readonly auth: Record<string, unknown>,
+    session?: Session,
   ) {
     super();
     this.adapter = nsp.adapter;
-    // a v2 client (Engine.IO 3) knows its socket by the engine id, as socket.io names it
-    this.id =
-      client.conn.protocol === 3
-        ? nsp.name === "/"
-          ? client.id
-          : `${nsp.name}#${client.id}`
-        : generateSocketId();
+    if (session) {
+      this.id = session.sid;
+      this.pid = session.pid;
+      void this.join(session.rooms);
+      this.data = session.data as SocketData;
+      this.missedPackets = session.missedPackets;
+      this.recovered = true;
+    } else {
+      // a v2 client (Engine.IO 3) knows its socket by the engine id, as socket.io names it
+      this.id =
+        client.conn.protocol === 3
+          ? nsp.name === "/"
+            ? client.id
+            : `${nsp.name}#${client.id}`
+          : generateSocketId();
+      if (nsp.server._recovery && client.conn.protocol !== 3) this.pid = generateSocketId();
+    }
   }
 
   /**
@@ -156,8 +191,20 @@ export class Socket<
     if (typeof last === "function") {
       data.pop();
       const id = this.nsp._ids++;
-      registerAck(this, this, id, last as Ack, flags.timeout);
+      const ack = channels.ack.hasSubscribers
+        ? timedAck(this as Socket, ev as string, last as Ack, flags.timeout !== undefined)
+        : (last as Ack);
+      registerAck(this, this, id, ack, flags.timeout);
       packet.id = id;
+    }
+    if (channels.eventOut.hasSubscribers) {
+      channels.eventOut.publish({ socket: this, event: ev, args: data.slice(1), ackId: packet.id });
+    }
+    if (this.pid !== undefined) {
+      // connection state recovery: through the adapter, which gives the event an offset and keeps it
+      const opts = { rooms: new Set<Room>([this.id]), except: new Set<Room>(), flags };
+      watchAdapterResult(this.adapter, this.adapter.broadcast(packet, opts));
+      return true;
     }
     this.notifyOutgoingListeners(packet);
     this.packet(packet, flags);
@@ -270,8 +317,18 @@ export class Socket<
   _onconnect(): void {
     this.connected = true;
     void this.join(this.id);
+    const missed = this.missedPackets;
+    if (missed) {
+      this.missedPackets = undefined;
+      for (const data of missed) this.packet({ type: PacketType.EVENT, nsp: this.nsp.name, data });
+    }
     // Socket.IO protocol 4 (v2 clients): a CONNECT without payload
-    const data = this.client.conn.protocol === 3 ? undefined : { sid: this.id };
+    const data =
+      this.client.conn.protocol === 3
+        ? undefined
+        : this.pid === undefined
+          ? { sid: this.id }
+          : { sid: this.id, pid: this.pid };
     this.packet({ type: PacketType.CONNECT, nsp: this.nsp.name, data });
   }
 
@@ -294,6 +351,14 @@ export class Socket<
 
   private onevent(packet: Packet): void {
     const args = (packet.data as unknown[]).slice();
+    if (channels.eventIn.hasSubscribers) {
+      channels.eventIn.publish({
+        socket: this,
+        event: args[0],
+        args: args.slice(1),
+        ackId: packet.id,
+      });
+    }
     if (packet.id !== undefined) args.push(this.ack(packet.id));
     if (this.anyIncoming) {
       for (const listener of this.anyIncoming.slice()) listener.apply(this, args);
@@ -366,9 +431,14 @@ export class Socket<
     if (!this.connected) return;
     debug.enabled && debug("%s closing: %s", this.id, reason);
     this.emitReserved("disconnecting", reason, description);
+    if (this.pid !== undefined && RECOVERABLE_DISCONNECT_REASONS.has(reason)) {
+      const session = { sid: this.id, pid: this.pid, rooms: [...this.rooms], data: this.data };
+      watchAdapterResult(this.adapter, this.adapter.persistSession(session));
+    }
     this._cleanup();
     this.client._remove(this);
     this.connected = false;
+    if (channels.disconnect.hasSubscribers) channels.disconnect.publish({ socket: this, reason });
     this.emitReserved("disconnect", reason, description);
   }
 

@@ -170,6 +170,31 @@ describe("the demo in chromium", () => {
     await hasText(dave.locator(`[data-id="${daveId}"] td`).nth(4), "websocket");
     // Still polling after all that traffic.
     await hasText(carol.getByTestId("transport"), "polling");
+
+    // /metrics counts carol on polling, dave (and alice, still there) on WebSocket; the admin panel's
+    // live chart reads the same numbers and draws its line.
+    const scraped = await fetch(`${demo.url}/metrics`);
+    assert.equal(scraped.status, 200);
+    const text = await scraped.text();
+    const connected = (transport: string) =>
+      Number(
+        new RegExp(
+          `^switchyard_sockets_connected\\{namespace="/",transport="${transport}"\\} (\\d+)$`,
+          "m",
+        ).exec(text)?.[1],
+      );
+    assert.equal(connected("polling"), 1);
+    assert.ok(connected("websocket") >= 1);
+    await hasText(
+      dave.getByTestId("metric-connections"),
+      String(connected("polling") + connected("websocket")),
+    );
+    await dave.waitForFunction(
+      () =>
+        (document.getElementById("chart-connections")?.getAttribute("points") ?? "").includes(","),
+      undefined,
+      { timeout: 15000 },
+    );
     assert.deepEqual(browser.pageErrors, [], "no uncaught errors in the pages");
   });
 });

@@ -12,7 +12,7 @@ export interface NodeConfig {
   impl: "switchyard" | "socket.io";
   adapter: "switchyard" | "official";
   /** "cluster": the node:cluster IPC adapter (the node is a cluster worker; no Redis). */
-  mode: "classic" | "sharded" | "cluster";
+  mode: "classic" | "sharded" | "cluster" | "streams";
   client: "redis" | "ioredis";
   key: string;
   redisUrl: string;
@@ -79,6 +79,7 @@ interface RemoteLike {
 }
 interface SocketLike {
   data: unknown;
+  recovered?: boolean;
   rooms: Set<string | number>;
   join(room: string): unknown;
   on(ev: string, listener: (...args: never[]) => void): unknown;
@@ -173,6 +174,19 @@ function adapterFactory(pub: RedisLike, sub: RedisLike): unknown {
       config.requestsTimeout ? { requestsTimeout: config.requestsTimeout } : {},
     );
   }
+  if (config.mode === "streams") {
+    // one client: the streams adapters open their own connections with duplicate()
+    const lib =
+      config.adapter === "official"
+        ? require("@socket.io/redis-streams-adapter")
+        : require("../../src/adapters/redis-streams");
+    return lib.createAdapter(pub, {
+      streamName: `${config.key}-stream`,
+      channelPrefix: `${config.key}-ch`,
+      sessionKeyPrefix: `${config.key}-sess:`,
+      blockTimeInMs: 1000,
+    });
+  }
   const lib =
     config.adapter === "official"
       ? require("@socket.io/redis-adapter")
@@ -200,6 +214,8 @@ async function main(): Promise<void> {
   const io = new Server(httpServer, {
     adapter: adapterFactory(clients.pub, clients.sub),
     allowEIO3: config.allowEIO3 === true,
+    // the streams adapters are the ones that recover sessions across nodes
+    ...(config.mode === "streams" ? { connectionStateRecovery: {} } : {}),
   }) as ServerLike;
   let counter = 0;
   const setup = (nsp: NamespaceLike) => {
@@ -207,7 +223,8 @@ async function main(): Promise<void> {
     if (typeof adapter.on === "function")
       adapter.on("error", (e: Error) => errors.push(`adapter: ${e.message}`));
     nsp.on("connection", (socket: SocketLike) => {
-      socket.data = { node: config.name, n: ++counter };
+      // a recovered socket keeps the data of its session
+      if (!socket.recovered) socket.data = { node: config.name, n: ++counter };
       socket.on("join", (room: string, cb?: () => void) => {
         void Promise.resolve(socket.join(room)).then(() => cb?.());
       });

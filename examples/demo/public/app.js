@@ -154,6 +154,11 @@ function connect(username) {
   if (forcedTransports) options.transports = forcedTransports.split(",");
   socket = io(options);
   setStatus("connecting", "connecting…");
+  // Events received while reconnecting: a recovered session gets what it missed before "connect".
+  let missedWhileAway;
+  socket.onAny(() => {
+    if (missedWhileAway !== undefined) missedWhileAway++;
+  });
 
   socket.on("connect", () => {
     const engine = socket.io.engine;
@@ -164,6 +169,14 @@ function connect(username) {
       logEvent(`upgraded to ${transport.name}`);
     });
     $("socket-id").textContent = socket.id;
+    if (missedWhileAway !== undefined) {
+      logEvent(
+        socket.recovered
+          ? `reconnected: ${missedWhileAway} missed events delivered (same id, rooms and data)`
+          : "reconnected: a new session (the previous one could not be recovered)",
+      );
+      missedWhileAway = undefined;
+    }
     $("login").hidden = true;
     $("app").hidden = false;
   });
@@ -176,14 +189,16 @@ function connect(username) {
   socket.on("disconnect", (reason) => {
     setStatus("disconnected", `disconnected (${reason})`);
     logEvent(`disconnected: ${reason}`, "warn");
+    missedWhileAway = 0;
     if (!socket.active) {
       $("connect").textContent = "Reconnect";
       $("login").hidden = false;
     }
   });
 
-  socket.on("welcome", ({ stats, cluster }) => {
+  socket.on("welcome", ({ stats, cluster, recovered }) => {
     renderStats(stats);
+    if (recovered) return;
     renderRooms([]);
     for (const event of cluster) logEvent(event.text, "cluster");
     logEvent(`welcome, ${username}: ${stats.node} runs the ${stats.adapter} adapter`);
@@ -244,3 +259,58 @@ if (initialName) {
   $("username").value = initialName;
   connect(initialName);
 }
+
+// The live chart: the numbers of /metrics (Prometheus text, the same a scraper gets), read every second.
+// Connections: switchyard_sockets_connected summed; messages per second: the change of the events
+// received and sent (a broadcast counts once) between two reads.
+const CHART_POINTS = 60;
+const chart = { connections: [], rates: [], lastMessages: undefined, lastAt: 0 };
+
+function sumSamples(text, name) {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith(name + "{") || line.startsWith(name + " ")) {
+      sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+    }
+  }
+  return sum;
+}
+
+function drawLine(id, values, max) {
+  const step = 300 / (CHART_POINTS - 1);
+  const offset = CHART_POINTS - values.length;
+  const points = values.map(
+    (v, i) => `${((offset + i) * step).toFixed(1)},${(78 - (v / max) * 74).toFixed(1)}`,
+  );
+  $(id).setAttribute("points", points.join(" "));
+}
+
+async function readMetrics() {
+  const response = await window.fetch("/metrics", { cache: "no-store" });
+  const text = await response.text();
+  const now = Date.now();
+  const connections = sumSamples(text, "switchyard_sockets_connected");
+  const messages =
+    sumSamples(text, "switchyard_events_received_total") +
+    sumSamples(text, "switchyard_events_sent_total");
+  if (chart.lastMessages !== undefined) {
+    const rate = ((messages - chart.lastMessages) * 1000) / Math.max(1, now - chart.lastAt);
+    chart.rates.push(rate);
+    if (chart.rates.length > CHART_POINTS) chart.rates.shift();
+    $("metric-rate").textContent = rate.toFixed(1);
+  }
+  chart.lastMessages = messages;
+  chart.lastAt = now;
+  chart.connections.push(connections);
+  if (chart.connections.length > CHART_POINTS) chart.connections.shift();
+  $("metric-connections").textContent = String(connections);
+  drawLine("chart-connections", chart.connections, Math.max(1, ...chart.connections));
+  drawLine("chart-messages", chart.rates, Math.max(1, ...chart.rates));
+}
+
+function pollMetrics() {
+  readMetrics()
+    .catch(() => {})
+    .finally(() => setTimeout(pollMetrics, 1000));
+}
+pollMetrics();

@@ -32,10 +32,17 @@ import {
   roomList,
   toError,
   toPacket,
+  requestTypeName,
   type AnswerCollector,
   type ExpectedAnswers,
 } from "../../adapter/cluster";
 import { AdapterErrorMessage, classicTimeoutMessage } from "../../adapter/errors";
+import {
+  type Session,
+  type SessionStore,
+  type SessionToPersist,
+  localSessionStore,
+} from "../../adapter/sessions";
 import { RedisTransport, type RedisClient } from "./client";
 
 const debug = createDebug("switchyard:redis");
@@ -118,6 +125,11 @@ export class RedisAdapter extends MultiNodeAdapter {
   private readonly transport: RedisTransport;
   private subscribed?: Promise<void>;
   private closed = false;
+  /**
+   * Connection state recovery on this node (Redis pub/sub keeps no history): the sessions of its clients and
+   * the broadcasts they may miss, local and from other nodes. Undefined when the server does not recover.
+   */
+  private readonly sessions: SessionStore | undefined;
 
   constructor(
     nsp: AdapterNamespace,
@@ -126,6 +138,7 @@ export class RedisAdapter extends MultiNodeAdapter {
     opts: RedisAdapterOptions = {},
   ) {
     super(nsp, opts.requestsTimeout || 5000);
+    this.sessions = localSessionStore(nsp);
     this.publishOnSpecificResponseChannel = !!opts.publishOnSpecificResponseChannel;
     this.parser = opts.parser ?? msgpack;
     const key = opts.key || "socket.io";
@@ -134,6 +147,10 @@ export class RedisAdapter extends MultiNodeAdapter {
     this.responseChannel = `${key}-response#${nsp.name}#`;
     this.specificResponseChannel = `${this.responseChannel}${this.uid}#`;
     this.transport = new RedisTransport(pubClient, subClient, (err) => this.reportError(err));
+  }
+
+  protected override requestTypeName(type: number): string {
+    return requestTypeName(RequestType, type);
   }
 
   /** Subscribes to the namespace's channels; resolves once Redis confirmed (failures go to `error`). */
@@ -158,6 +175,7 @@ export class RedisAdapter extends MultiNodeAdapter {
   override async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.sessions?.close();
     this.abortRequests(AdapterErrorMessage.ADAPTER_CLOSED);
     const done = await Promise.allSettled([
       this.transport.punsubscribe(`${this.channel}*`),
@@ -201,7 +219,7 @@ export class RedisAdapter extends MultiNodeAdapter {
   private onBroadcast(channel: string, message: Buffer): void {
     if (!channel.startsWith(this.channel)) return;
     const room = channel.slice(this.channel.length, -1);
-    // a room channel for a room this node does not have: nothing to deliver, skip the decoding
+    // a room channel for a room this node does not have (nor a saved session): skip the decoding
     if (room !== "" && !this.hasRoom(room)) return;
     let decoded: unknown;
     try {
@@ -217,11 +235,20 @@ export class RedisAdapter extends MultiNodeAdapter {
       return;
     const packet = toPacket(rawPacket, this.nsp.name);
     if (!packet) return;
-    super.broadcast(packet, decodeOptions(rawOpts));
+    const opts = decodeOptions(rawOpts);
+    this.sessions?.record(packet, opts);
+    super.broadcast(packet, opts);
   }
 
   private hasRoom(room: string): boolean {
-    return this.rooms.has(room) || (isNumeric(room) && this.rooms.has(parseFloat(room)));
+    if (this.rooms.has(room)) return true;
+    const numeric = isNumeric(room) ? parseFloat(room) : undefined;
+    if (numeric !== undefined && this.rooms.has(numeric)) return true;
+    const sessions = this.sessions;
+    return (
+      sessions !== undefined &&
+      (sessions.holdsRoom(room) || (numeric !== undefined && sessions.holdsRoom(numeric)))
+    );
   }
 
   private decodeRequest(message: Buffer): Record<string, unknown> | undefined {
@@ -400,6 +427,8 @@ export class RedisAdapter extends MultiNodeAdapter {
         this.publish(channel, message);
       }
     }
+    // the offset is this node's: appended after encoding, other nodes (official ones too) never see it
+    this.sessions?.record(packet, opts);
     super.broadcast(packet, opts);
   }
 
@@ -578,6 +607,14 @@ export class RedisAdapter extends MultiNodeAdapter {
       },
       () => [...found],
     );
+  }
+
+  override persistSession(session: SessionToPersist): void {
+    this.sessions?.persist(session);
+  }
+
+  override restoreSession(pid: string, offset: string): Promise<Session | null> {
+    return Promise.resolve(this.sessions?.restore(pid, offset) ?? null);
   }
 
   override serverSideEmit(packet: unknown[]): void {

@@ -10,7 +10,12 @@
  */
 import createDebug from "debug";
 import * as notepack from "notepack.io";
-import type { AdapterNamespace, Room } from "../../adapter/adapter";
+import type {
+  AdapterNamespace,
+  AdapterPacket,
+  BroadcastOptions,
+  Room,
+} from "../../adapter/adapter";
 import {
   ClusterAdapter,
   MessageType,
@@ -20,6 +25,12 @@ import {
 } from "../../adapter/cluster";
 import { AdapterErrorMessage } from "../../adapter/errors";
 import { hasBinary } from "../../parser/binary";
+import {
+  type Session,
+  type SessionStore,
+  type SessionToPersist,
+  localSessionStore,
+} from "../../adapter/sessions";
 import { RedisTransport, type RedisClient } from "./client";
 
 const debug = createDebug("switchyard:redis:sharded");
@@ -67,6 +78,13 @@ export class ShardedRedisAdapter extends ClusterAdapter {
     this.onRawMessage(channel, message);
   private subscribed?: Promise<void>;
   private closed = false;
+  /**
+   * Connection state recovery on this node (Redis pub/sub keeps no history): the sessions of its clients and
+   * the broadcasts they may miss, local and from other nodes. Undefined when the server does not recover.
+   */
+  private readonly sessions: SessionStore | undefined;
+  /** Room channels kept after their room emptied, because a saved session still holds the room. */
+  private readonly heldRoomChannels = new Set<Room>();
 
   constructor(
     nsp: AdapterNamespace,
@@ -80,14 +98,17 @@ export class ShardedRedisAdapter extends ClusterAdapter {
     this.channel = `${prefix}#${nsp.name}#`;
     this.responseChannel = `${this.channel}${this.uid}#`;
     this.transport = new RedisTransport(pubClient, subClient, (err) => this.reportError(err));
+    this.sessions = localSessionStore(nsp, { onRoomReleased: (room) => this.releaseRoom(room) });
     if (this.subscriptionMode !== "static") {
       this.on("create-room", (room: Room) => {
-        if (this.hasOwnChannel(room))
-          this.watch(this.transport.ssubscribe(this.roomChannel(room), this.handler));
+        if (!this.hasOwnChannel(room) || this.heldRoomChannels.delete(room)) return;
+        this.watch(this.transport.ssubscribe(this.roomChannel(room), this.handler));
       });
       this.on("delete-room", (room: Room) => {
-        if (this.hasOwnChannel(room))
-          this.watch(this.transport.sunsubscribe(this.roomChannel(room)));
+        if (!this.hasOwnChannel(room)) return;
+        // a client away may come back to this room: its broadcasts must still arrive meanwhile
+        if (this.sessions?.holdsRoom(room)) this.heldRoomChannels.add(room);
+        else this.watch(this.transport.sunsubscribe(this.roomChannel(room)));
       });
     }
   }
@@ -108,15 +129,38 @@ export class ShardedRedisAdapter extends ClusterAdapter {
   override async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.sessions?.close();
     this.abortRequests(AdapterErrorMessage.ADAPTER_CLOSED);
     const channels = [this.channel, this.responseChannel];
     if (this.subscriptionMode !== "static") {
       for (const room of this.rooms.keys())
         if (this.hasOwnChannel(room)) channels.push(this.roomChannel(room));
+      for (const room of this.heldRoomChannels) channels.push(this.roomChannel(room));
+      this.heldRoomChannels.clear();
     }
     const done = await Promise.allSettled(channels.map((c) => this.transport.sunsubscribe(c)));
     for (const result of done) if (result.status === "rejected") this.reportError(result.reason);
     this.transport.detach();
+  }
+
+  /** No saved session holds `room` any more: its channel goes, unless a socket joined it again. */
+  private releaseRoom(room: Room): void {
+    if (this.closed || !this.heldRoomChannels.delete(room) || this.rooms.has(room)) return;
+    this.watch(this.transport.sunsubscribe(this.roomChannel(room)));
+  }
+
+  protected override localBroadcast(packet: AdapterPacket, opts: BroadcastOptions): void {
+    // this node's offset, appended after the message was encoded for the other nodes
+    this.sessions?.record(packet, opts);
+    super.localBroadcast(packet, opts);
+  }
+
+  override persistSession(session: SessionToPersist): void {
+    this.sessions?.persist(session);
+  }
+
+  override restoreSession(pid: string, offset: string): Promise<Session | null> {
+    return Promise.resolve(this.sessions?.restore(pid, offset) ?? null);
   }
 
   private watch(result: Promise<unknown>): void {

@@ -1,0 +1,708 @@
+/**
+ * The Redis Streams adapter, wire compatible with `@socket.io/redis-streams-adapter` 0.3.x: the ClusterAdapter
+ * protocol, with broadcasts and room operations appended to a Redis stream (whose entry ids are the offsets of
+ * connection state recovery) and requests / responses over pub/sub.
+ *
+ *   stream entry   XADD <stream> MAXLEN ~ <maxLen> * uid <uid> nsp <nsp> type <n> data <JSON | base64 msgpack>
+ *   requests       PUBLISH <channelPrefix>#<nsp>#       msgpack({type, data, uid, nsp})
+ *   responses      PUBLISH <channelPrefix>#<nsp>#<uid>#  msgpack({type, data, uid, nsp})
+ *   sessions       SET <sessionKeyPrefix><pid> base64(msgpack({sid, pid, rooms, data})) PX <ms>
+ *
+ * Beyond the official adapter: the sessions of connected sockets are saved while they are connected (on
+ * connect, on each join / leave, every `sessionSaveInterval` and on demand), so a client whose node died
+ * recovers on another node; and with `streamCount` > 1 the streams the official naming writes to but never
+ * reads (`<streamName>--<k>`, namespaces with a negative hash) are read as well.
+ */
+import createDebug from "debug";
+import * as notepack from "notepack.io";
+import {
+  type AdapterNamespace,
+  type AdapterPacket,
+  type BroadcastOptions,
+  type Room,
+  type Session,
+  type SessionToPersist,
+  type SocketId,
+} from "../../adapter/adapter";
+import { isRecoverablePacket, shouldIncludePacket } from "../../adapter/sessions";
+import {
+  ClusterAdapter,
+  MessageType,
+  encodeOptions,
+  isRecord,
+  roomList,
+  wirePacket,
+  type ClusterAdapterOptions,
+  type ClusterMessage,
+} from "../../adapter/cluster";
+import { AdapterErrorMessage } from "../../adapter/errors";
+import { hasBinary } from "../../parser/binary";
+import { RedisTransport, type RedisClient } from "../redis/client";
+import {
+  checkClient,
+  command,
+  disconnect,
+  duplicate,
+  getAndDelete,
+  parseEntries,
+  parseRead,
+  type StreamEntry,
+} from "./commands";
+
+const debug = createDebug("switchyard:redis-streams");
+
+export interface RedisStreamsAdapterOptions extends ClusterAdapterOptions {
+  /** Name of the stream, or prefix of the streams when `streamCount` > 1. Default "socket.io". */
+  streamName?: string;
+  /** Number of streams; a namespace goes to one of them by the hash of its name. Default 1. */
+  streamCount?: number;
+  /** Prefix of the pub/sub channels of requests and responses. Default "socket.io". */
+  channelPrefix?: string;
+  /** SPUBLISH / SSUBSCRIBE (Redis 7) instead of PUBLISH / SUBSCRIBE. Default false. */
+  useShardedPubSub?: boolean;
+  /** `XADD … MAXLEN ~ maxLen`: how many entries a stream keeps (and so how far back a session recovers). Default 10000. */
+  maxLen?: number;
+  /** XREAD COUNT. Default 100. */
+  readCount?: number;
+  /** XREAD BLOCK, in ms. Default 5000. */
+  blockTimeInMs?: number;
+  /** Prefix of the session keys. Default "sio:session:". */
+  sessionKeyPrefix?: string;
+  /** Accepted for compatibility; unused (as in the official adapter, which has no heartbeat). */
+  heartbeatInterval?: number;
+  /** Accepted for compatibility; unused. */
+  heartbeatTimeout?: number;
+  /** Always JSON in the stream, never base64 msgpack (binary is then lost). Default false. */
+  onlyPlaintext?: boolean;
+  /**
+   * Save the session of each connected socket (connection state recovery on), so that it can recover on another
+   * node if this one dies. Default true.
+   */
+  saveLiveSessions?: boolean;
+  /**
+   * How often the sessions of connected sockets are saved again (their `socket.data`, and their expiry), in ms.
+   * Default half of `maxDisconnectionDuration`.
+   */
+  sessionSaveInterval?: number;
+}
+
+type ResolvedOptions = Required<Omit<RedisStreamsAdapterOptions, "sessionSaveInterval">> & {
+  sessionSaveInterval?: number;
+};
+
+/** Java's String.hashCode (int32), the official adapter's stream routing. */
+export function hashCode(s: string): number {
+  let hash = 0;
+  for (let i = 0; i < s.length; i++) hash = (hash * 31 + s.charCodeAt(i)) | 0;
+  return hash;
+}
+
+/** The stream a namespace writes to, named as the official adapter names it (`-k` for a negative hash). */
+export function streamFor(nsp: string, streamName: string, streamCount: number): string {
+  if (streamCount === 1) return streamName;
+  return `${streamName}-${hashCode(nsp) % streamCount}`;
+}
+
+/** Every stream a namespace may be written to: `name-0 … name-(N-1)` and `name--1 … name--(N-1)`. */
+export function streamsToRead(streamName: string, streamCount: number): string[] {
+  if (streamCount === 1) return [streamName];
+  const names: string[] = [];
+  for (let i = 0; i < streamCount; i++) names.push(`${streamName}-${i}`);
+  for (let i = 1; i < streamCount; i++) names.push(`${streamName}--${i}`);
+  return names;
+}
+
+const OFFSET = /^[0-9]+-[0-9]+$/;
+const RESTORE_PAGE = 1000;
+/** Kinds of messages that may carry binary (and so go to the stream as base64 msgpack). */
+const MAY_CARRY_BINARY: ReadonlySet<number> = new Set([
+  MessageType.BROADCAST,
+  MessageType.FETCH_SOCKETS_RESPONSE,
+  MessageType.SERVER_SIDE_EMIT,
+  MessageType.SERVER_SIDE_EMIT_RESPONSE,
+  MessageType.BROADCAST_ACK,
+]);
+
+function isEphemeral(message: ClusterMessage): boolean {
+  if (message.type === MessageType.BROADCAST) return message.data?.requestId !== undefined;
+  return (
+    message.type === MessageType.SERVER_SIDE_EMIT || message.type === MessageType.FETCH_SOCKETS
+  );
+}
+
+/** `ms-seq` → `ms-(seq+1)`: the first id after an offset (exclusive ranges need Redis 6.2). */
+function nextOffset(offset: string): string {
+  const dash = offset.indexOf("-");
+  return `${offset.slice(0, dash)}-${BigInt(offset.slice(dash + 1)) + 1n}`;
+}
+
+const sleep = (ms: number) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    t.unref?.();
+  });
+
+/**
+ * What the adapters of one `createAdapter` call share: the client, one connection for pub/sub, and one
+ * connection reading every stream in a single blocking XREAD.
+ */
+class StreamsHub {
+  readonly adapters = new Map<string, RedisStreamsAdapter>();
+  readonly sub: Promise<RedisClient>;
+  /** The pub/sub connection once connected (adapters created later subscribe without waiting a turn). */
+  subClient?: RedisClient;
+  private reader?: RedisClient;
+  private readonly lastIds = new Map<string, string>();
+  private started?: Promise<void>;
+  private stopped = false;
+
+  constructor(
+    readonly client: RedisClient,
+    readonly opts: ResolvedOptions,
+  ) {
+    this.sub = duplicate(client, (err) => this.reportError(err)).then(
+      (sub) => (this.subClient = sub),
+    );
+    this.sub.catch((err: unknown) => this.reportError(err));
+  }
+
+  reportError(err: unknown): void {
+    for (const adapter of this.adapters.values()) adapter.reportHubError(err);
+  }
+
+  /** Starts reading (once): from the last entry of each stream now, so nothing written after is missed. */
+  start(): Promise<void> {
+    this.started ??= (async () => {
+      const streams = streamsToRead(this.opts.streamName, this.opts.streamCount);
+      const tails = await Promise.all(
+        streams.map((s) => command(this.client, ["XREVRANGE", s, "+", "-", "COUNT", "1"])),
+      );
+      streams.forEach((s, i) => this.lastIds.set(s, parseEntries(tails[i])[0]?.id ?? "0-0"));
+      this.reader = await duplicate(this.client, () => {});
+      if (this.stopped) return disconnect(this.reader);
+      void this.poll(this.reader);
+    })();
+    return this.started;
+  }
+
+  private async poll(reader: RedisClient): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      const streams = [...this.lastIds.keys()];
+      const args = [
+        "XREAD",
+        "COUNT",
+        String(this.opts.readCount),
+        "BLOCK",
+        String(this.opts.blockTimeInMs),
+        "STREAMS",
+        ...streams,
+        ...streams.map((s) => this.lastIds.get(s) as string),
+      ];
+      let reply: unknown;
+      try {
+        reply = await command(reader, args);
+        failures = 0;
+      } catch (err) {
+        if (this.stopped) return;
+        // Redis down or restarting: report, then retry with a growing pause (the ids read so far are kept)
+        if (failures++ === 0) this.reportError(err);
+        await sleep(Math.min(1000, 50 * 2 ** failures));
+        continue;
+      }
+      for (const [stream, entries] of parseRead(reply)) {
+        for (const entry of entries) {
+          this.lastIds.set(stream, entry.id);
+          const nsp = entry.fields.nsp;
+          if (nsp) this.adapters.get(nsp)?.onEntry(entry);
+        }
+      }
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.reader) disconnect(this.reader);
+    this.sub.then(disconnect, () => {});
+  }
+}
+
+/**
+ * Returns the adapter factory of the `adapter` server option. `redisClient` (node-redis 4/5 or ioredis,
+ * connected) publishes; the adapter opens two more connections with `duplicate()`: one for pub/sub and one
+ * reading the streams.
+ */
+export function createAdapter(
+  redisClient: RedisClient,
+  opts: RedisStreamsAdapterOptions = {},
+): (nsp: AdapterNamespace) => RedisStreamsAdapter {
+  checkClient(redisClient);
+  const options: ResolvedOptions = {
+    streamName: "socket.io",
+    streamCount: 1,
+    channelPrefix: "socket.io",
+    useShardedPubSub: false,
+    maxLen: 10000,
+    readCount: 100,
+    blockTimeInMs: 5000,
+    sessionKeyPrefix: "sio:session:",
+    heartbeatInterval: 5000,
+    heartbeatTimeout: 10000,
+    onlyPlaintext: false,
+    requestsTimeout: 5000,
+    saveLiveSessions: true,
+    ...stripUndefined(opts),
+  };
+  if (!Number.isInteger(options.streamCount) || options.streamCount < 1)
+    throw new RangeError("streamCount must be a positive integer");
+  let hub: StreamsHub | undefined;
+  // a plain function, so that servers calling it with `new` (as socket.io does) get the adapter too
+  return function (nsp: AdapterNamespace) {
+    hub ??= new StreamsHub(redisClient, options);
+    const current = hub;
+    const adapter = new RedisStreamsAdapter(nsp, current, options);
+    current.adapters.set(nsp.name, adapter);
+    adapter.once("closed", () => {
+      if (current.adapters.get(nsp.name) === adapter) current.adapters.delete(nsp.name);
+      if (current.adapters.size === 0) {
+        current.stop();
+        if (hub === current) hub = undefined;
+      }
+    });
+    return adapter;
+  };
+}
+
+function stripUndefined<T extends object>(obj: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(obj))
+    if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}
+
+/** The session as it is stored: `{sid, pid, rooms, data}`, msgpack, base64. */
+function encodeSession(sid: string, pid: string, rooms: Room[], data: unknown): string {
+  return (notepack.encode({ sid, pid, rooms, data }) as Buffer).toString("base64");
+}
+
+export class RedisStreamsAdapter extends ClusterAdapter {
+  /** The stream this namespace writes to (and restores from). */
+  readonly streamName: string;
+  readonly publicChannel: string;
+  readonly privateChannel: string;
+  private transport?: RedisTransport;
+  private subscribed?: Promise<void>;
+  private closed = false;
+  private readonly client: RedisClient;
+  /** Sockets whose session must be saved again (flushed on the next turn of the event loop). */
+  private readonly dirty = new Set<SocketId>();
+  private flushScheduled = false;
+  /** Socket id → pid of the sessions saved while connected (to delete them when a socket leaves for good). */
+  private readonly livePids = new Map<SocketId, string>();
+  /** Pids persisted by a recoverable disconnection: their key must stay. */
+  private readonly persisted = new Set<string>();
+  private saveTimer?: NodeJS.Timeout;
+  private readonly handler = (channel: string, message: Buffer) =>
+    this.onPubSubMessage(channel, message);
+
+  constructor(
+    nsp: AdapterNamespace,
+    private readonly hub: StreamsHub,
+    private readonly opts: ResolvedOptions,
+  ) {
+    super(nsp, opts);
+    this.client = hub.client;
+    this.streamName = streamFor(nsp.name, opts.streamName, opts.streamCount);
+    this.publicChannel = `${opts.channelPrefix}#${nsp.name}#`;
+    this.privateChannel = `${this.publicChannel}${this.uid}#`;
+  }
+
+  /** Errors of the shared connections, reported on this adapter's `error` event. */
+  reportHubError(err: unknown): void {
+    this.reportError(err);
+  }
+
+  private get recovery() {
+    return this.nsp.connectionStateRecovery;
+  }
+
+  private get liveSaving(): boolean {
+    return this.recovery !== undefined && this.opts.saveLiveSessions;
+  }
+
+  override init(): Promise<void> {
+    // subscribed in this turn when the connection is there: a request published right after the namespace
+    // is created on another node must find this node subscribed
+    this.subscribed ??= this.subscribe(this.hub.subClient).then(() => this.startSaving());
+    return this.subscribed;
+  }
+
+  private async subscribe(ready: RedisClient | undefined): Promise<void> {
+    try {
+      const sub = ready ?? (await this.hub.sub);
+      if (this.closed) return;
+      const transport = new RedisTransport(this.client, sub, (err) => this.reportError(err));
+      this.transport = transport;
+      const channels = [this.publicChannel, this.privateChannel];
+      await Promise.all([
+        this.opts.useShardedPubSub
+          ? Promise.all(channels.map((c) => transport.ssubscribe(c, this.handler)))
+          : transport.subscribe(channels, this.handler),
+        this.hub.start(),
+      ]);
+      debug("[%s] subscribed to %s, reading %s", this.uid, this.publicChannel, this.streamName);
+    } catch (err) {
+      this.reportError(err);
+    }
+  }
+
+  private startSaving(): void {
+    if (!this.liveSaving || this.closed) return;
+    const every = this.saveInterval();
+    this.saveTimer = setInterval(() => {
+      for (const id of this.nsp.sockets.keys()) this.markDirty(id);
+    }, every);
+    this.saveTimer.unref?.();
+  }
+
+  private saveInterval(): number {
+    const max = this.recovery?.maxDisconnectionDuration ?? 120000;
+    return this.opts.sessionSaveInterval ?? Math.max(1000, Math.floor(max / 2));
+  }
+
+  override async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.saveTimer);
+    this.abortRequests(AdapterErrorMessage.ADAPTER_CLOSED);
+    const transport = this.transport;
+    if (transport) {
+      const channels = [this.publicChannel, this.privateChannel];
+      const done = await Promise.allSettled(
+        this.opts.useShardedPubSub
+          ? channels.map((c) => transport.sunsubscribe(c))
+          : [transport.unsubscribe(channels)],
+      );
+      for (const result of done) if (result.status === "rejected") this.reportError(result.reason);
+      transport.detach();
+    }
+    this.emit("closed");
+  }
+
+  // ---- publishing ---------------------------------------------------------------------------------------
+
+  /** The stream entry's fields, in the official order (uid, nsp, type, data); encoded now, synchronously. */
+  private entryFields(message: ClusterMessage): string[] {
+    const fields = [
+      "uid",
+      String(message.uid),
+      "nsp",
+      String(message.nsp),
+      "type",
+      String(message.type),
+    ];
+    if (message.data) {
+      const binary =
+        !this.opts.onlyPlaintext && MAY_CARRY_BINARY.has(message.type) && hasBinary(message.data);
+      fields.push(
+        "data",
+        binary
+          ? (notepack.encode(message.data) as Buffer).toString("base64")
+          : JSON.stringify(message.data),
+      );
+    }
+    return fields;
+  }
+
+  private pubsubPublish(channel: string, message: ClusterMessage): Promise<unknown> {
+    const payload = notepack.encode(message) as Buffer;
+    return this.opts.useShardedPubSub
+      ? this.command(["SPUBLISH", channel], payload)
+      : this.command(["PUBLISH", channel], payload);
+  }
+
+  private command(args: string[], payload?: Buffer): Promise<unknown> {
+    if (!payload) return command(this.client, args);
+    // binary payloads go through the client's own publish (raw commands are strings)
+    const c = this.client as {
+      publish(ch: string, m: Buffer): Promise<unknown>;
+      spublish?(ch: string, m: Buffer): Promise<unknown>;
+      sPublish?(ch: string, m: Buffer): Promise<unknown>;
+    };
+    if (args[0] === "PUBLISH") return c.publish(args[1] as string, payload);
+    const spublish = c.sPublish ?? c.spublish;
+    if (!spublish) return Promise.reject(new Error("this Redis client has no sharded publish"));
+    return spublish.call(c, args[1] as string, payload);
+  }
+
+  /** XADD; resolves with the entry id (the offset). */
+  private xadd(message: ClusterMessage): Promise<string> {
+    const fields = this.entryFields(message);
+    return command(this.client, [
+      "XADD",
+      this.streamName,
+      "MAXLEN",
+      "~",
+      String(this.opts.maxLen),
+      "*",
+      ...fields,
+    ]).then((id) => String(id));
+  }
+
+  protected override async doPublish(message: ClusterMessage): Promise<string> {
+    if (this.closed) return "";
+    if (isEphemeral(message)) {
+      await this.pubsubPublish(this.publicChannel, message);
+      return "";
+    }
+    return this.xadd(message);
+  }
+
+  protected override async doPublishResponse(
+    requesterUid: string,
+    response: ClusterMessage,
+  ): Promise<void> {
+    if (this.closed) return;
+    await this.pubsubPublish(
+      `${this.opts.channelPrefix}#${this.nsp.name}#${requesterUid}#`,
+      response,
+    );
+  }
+
+  /**
+   * Appends to the stream first, then delivers locally with the entry id as the offset (so every node sends
+   * the same offset). If Redis fails, the local delivery still happens (without an offset) and the error goes
+   * to the `error` event.
+   */
+  override broadcast(packet: AdapterPacket, opts: BroadcastOptions): void | Promise<void> {
+    if (opts.flags?.local || this.closed) return this.localBroadcast(packet, opts);
+    const message: ClusterMessage = {
+      type: MessageType.BROADCAST,
+      data: { packet: wirePacket(packet), opts: encodeOptions(opts) },
+      uid: this.uid,
+      nsp: this.nsp.name,
+    };
+    let sent: Promise<string>;
+    try {
+      sent = this.xadd(message);
+    } catch (err) {
+      this.reportError(err);
+      return this.localBroadcast(packet, opts);
+    }
+    return sent.then(
+      (offset) => {
+        this.addOffsetIfNecessary(packet, opts, offset);
+        return this.localBroadcast(packet, opts);
+      },
+      (err: unknown) => {
+        this.reportError(err);
+        return this.localBroadcast(packet, opts);
+      },
+    );
+  }
+
+  // ---- receiving ----------------------------------------------------------------------------------------
+
+  /** A stream entry of this namespace (from any node, this one included: ignored by uid). */
+  onEntry(entry: StreamEntry): void {
+    const { fields } = entry;
+    if (fields.uid === this.uid) return;
+    let message: ClusterMessage;
+    try {
+      message = { uid: fields.uid, nsp: fields.nsp, type: parseInt(fields.type ?? "", 10) };
+      const raw = fields.data;
+      if (raw) {
+        const data: unknown = raw.startsWith("{")
+          ? JSON.parse(raw)
+          : notepack.decode(Buffer.from(raw, "base64"));
+        if (isRecord(data)) message.data = data;
+      }
+    } catch (err) {
+      debug("ignoring a malformed entry %s: %s", entry.id, (err as Error).message);
+      return;
+    }
+    try {
+      this.onMessage(message, entry.id);
+    } catch (err) {
+      this.reportError(err);
+    }
+  }
+
+  private onPubSubMessage(channel: string, raw: Buffer): void {
+    let message: unknown;
+    try {
+      message = notepack.decode(raw);
+    } catch (err) {
+      debug("ignoring a malformed message: %s", (err as Error).message);
+      return;
+    }
+    if (!isRecord(message)) return;
+    try {
+      if (channel === this.privateChannel) this.onResponse(message as unknown as ClusterMessage);
+      else this.onMessage(message as unknown as ClusterMessage);
+    } catch (err) {
+      this.reportError(err);
+    }
+  }
+
+  override async serverCount(): Promise<number> {
+    const transport = this.transport;
+    if (!transport) {
+      await this.init();
+      if (!this.transport) throw new Error("the pub/sub connection is not ready");
+      return this.serverCount();
+    }
+    return transport.countSubscribers(
+      this.opts.useShardedPubSub ? "SHARDNUMSUB" : "NUMSUB",
+      this.publicChannel,
+    );
+  }
+
+  // ---- sessions -----------------------------------------------------------------------------------------
+
+  override persistSession(session: SessionToPersist): void {
+    if (!this.recovery) return;
+    const { sid, pid } = session;
+    this.persisted.add(pid);
+    this.dirty.delete(sid);
+    void this.set(
+      pid,
+      encodeSession(sid, pid, session.rooms, session.data),
+      this.recovery.maxDisconnectionDuration,
+    );
+  }
+
+  private set(pid: string, value: string, ttl: number): Promise<void> {
+    const key = this.opts.sessionKeyPrefix + pid;
+    return command(this.client, ["SET", key, value, "PX", String(ttl)]).then(
+      () => undefined,
+      (err: unknown) => this.reportError(err),
+    );
+  }
+
+  override async restoreSession(pid: string, offset: string): Promise<Session | null> {
+    if (!OFFSET.test(offset)) return null;
+    const key = this.opts.sessionKeyPrefix + pid;
+    const [raw, at] = await Promise.all([
+      getAndDelete(this.client, key),
+      command(this.client, ["XRANGE", this.streamName, offset, offset]),
+    ]);
+    if (!raw || parseEntries(at).length === 0) return null;
+    const stored: unknown = notepack.decode(Buffer.from(raw, "base64"));
+    if (!isRecord(stored) || typeof stored.sid !== "string") return null;
+    const rooms = roomList(stored.rooms);
+    const missedPackets: unknown[][] = [];
+    let from = nextOffset(offset);
+    for (;;) {
+      const page = parseEntries(
+        await command(this.client, [
+          "XRANGE",
+          this.streamName,
+          from,
+          "+",
+          "COUNT",
+          String(RESTORE_PAGE),
+        ]),
+      );
+      for (const entry of page) {
+        const packet = this.recoverable(entry, rooms);
+        if (packet) {
+          packet.push(entry.id);
+          missedPackets.push(packet);
+        }
+      }
+      if (page.length < RESTORE_PAGE) break;
+      from = nextOffset((page[page.length - 1] as StreamEntry).id);
+    }
+    return {
+      sid: stored.sid,
+      pid: typeof stored.pid === "string" ? stored.pid : pid,
+      rooms,
+      data: stored.data,
+      missedPackets,
+    };
+  }
+
+  /** The arguments of a stored broadcast the session must get back (no ack, not volatile, its rooms). */
+  private recoverable(entry: StreamEntry, rooms: Room[]): unknown[] | undefined {
+    const { fields } = entry;
+    if (fields.nsp !== this.nsp.name || fields.type !== "3" || !fields.data) return undefined;
+    let data: unknown;
+    try {
+      data = fields.data.startsWith("{")
+        ? JSON.parse(fields.data)
+        : notepack.decode(Buffer.from(fields.data, "base64"));
+    } catch {
+      return undefined;
+    }
+    if (!isRecord(data) || data.requestId !== undefined) return undefined;
+    const { packet, opts } = data;
+    if (!isRecord(packet) || !isRecord(opts) || !Array.isArray(packet.data)) return undefined;
+    const flags = isRecord(opts.flags) ? opts.flags : {};
+    const candidate = { type: packet.type as number, nsp: this.nsp.name, id: packet.id as number };
+    if (!isRecoverablePacket(candidate, { rooms: new Set(), flags })) return undefined;
+    if (!shouldIncludePacket(rooms, roomList(opts.rooms), roomList(opts.except))) return undefined;
+    return packet.data as unknown[];
+  }
+
+  // ---- sessions of connected sockets -------------------------------------------------------------------
+
+  override addAll(id: SocketId, rooms: Set<Room> | Room[]): void {
+    super.addAll(id, rooms);
+    if (this.liveSaving) this.markDirty(id);
+  }
+
+  override del(id: SocketId, room: Room): void {
+    super.del(id, room);
+    if (this.liveSaving && this.sids.has(id)) this.markDirty(id);
+  }
+
+  override delAll(id: SocketId): void {
+    super.delAll(id);
+    this.dirty.delete(id);
+    const pid = this.livePids.get(id);
+    if (pid === undefined) return;
+    this.livePids.delete(id);
+    // a socket that left without a recoverable reason must not recover from its live copy
+    if (this.persisted.delete(pid)) return;
+    command(this.client, ["DEL", this.opts.sessionKeyPrefix + pid]).catch((err: unknown) =>
+      this.reportError(err),
+    );
+  }
+
+  private markDirty(id: SocketId): void {
+    this.dirty.add(id);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      const ids = [...this.dirty];
+      this.dirty.clear();
+      for (const sid of ids) void this.saveSession(sid);
+    });
+  }
+
+  /**
+   * Saves the session of a connected socket now (its rooms and `socket.data`), e.g. after changing
+   * `socket.data`; resolves once Redis has it. Nothing happens without connection state recovery.
+   */
+  async saveSession(id: SocketId): Promise<void> {
+    const recovery = this.recovery;
+    const socket = this.nsp.sockets.get(id);
+    const pid = socket?.pid;
+    if (!recovery || !socket || !pid || this.closed) return;
+    let value: string;
+    try {
+      value = encodeSession(id, pid, [...socket.rooms], socket.data);
+    } catch (err) {
+      this.reportError(err);
+      return;
+    }
+    this.livePids.set(id, pid);
+    const every =
+      this.opts.sessionSaveInterval ??
+      Math.max(1000, Math.floor(recovery.maxDisconnectionDuration / 2));
+    // kept at least maxDisconnectionDuration after the node's last save, i.e. after it died
+    await this.set(pid, value, recovery.maxDisconnectionDuration + every);
+  }
+}
