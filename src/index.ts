@@ -44,6 +44,13 @@ export type {
 } from "./server/typed-events";
 export * as parser from "./parser";
 export const protocol = 5;
+export {
+  redisForwarding,
+  RedisForwardingRoute,
+  clusterForwarding,
+  ClusterForwardingRoute,
+} from "./forwarding";
+export type { ForwardingRoute, RedisForwardingOptions } from "./forwarding";
 export { ChannelName } from "./diagnostics";
 export type {
   AckMessage,

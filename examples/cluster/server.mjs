@@ -3,13 +3,13 @@
 //
 // The primary forks one worker per core; the workers share the port (node:cluster hands each new connection
 // to a worker) and form one Socket.IO cluster through switchyard/cluster-adapter: a broadcast from any worker
-// reaches the clients of every worker. Load balancing: clients here use WebSocket only, and a WebSocket
-// connection stays on the worker that accepted it, so no sticky sessions are needed. For HTTP long-polling,
-// every request of a session must reach the same worker: see the README's "Every core of one machine".
+// reaches the clients of every worker. No sticky sessions: with `forwarding: clusterForwarding()` a polling
+// request that reaches a worker other than its session's owner is relayed (through the primary) to the owner,
+// and a WebSocket stays on the worker that accepted it. See the README's "Every core of one machine".
 import cluster from "node:cluster";
 import { createServer } from "node:http";
 import { availableParallelism } from "node:os";
-import { Server } from "switchyard";
+import { Server, clusterForwarding } from "switchyard";
 import { createAdapter, setupPrimary } from "switchyard/cluster-adapter";
 
 const port = Number(process.env.PORT ?? 3000);
@@ -25,7 +25,7 @@ if (cluster.isPrimary) {
   console.log(`primary ${process.pid}: ${workers} workers on http://localhost:${port}`);
 } else {
   const httpServer = createServer();
-  const io = new Server(httpServer, { adapter: createAdapter(), transports: ["websocket"] });
+  const io = new Server(httpServer, { adapter: createAdapter(), forwarding: clusterForwarding() });
   io.on("connection", async (socket) => {
     socket.emit("welcome", {
       worker: process.pid,

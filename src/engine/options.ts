@@ -2,6 +2,7 @@
 import type { IncomingMessage } from "node:http";
 import type { CorsOptions, CorsOptionsDelegate } from "cors";
 import { WebSocketServer } from "ws";
+import type { ForwardingRoute } from "../forwarding/route";
 import type { CookieOptions } from "./cookie";
 import type { RawData } from "./packet";
 import { DEFAULT_MAX_SEND_BUFFER_BYTES, DEFAULT_SEND_BUFFER_HIGH_WATER_MARK } from "./send-buffer";
@@ -69,6 +70,13 @@ export interface ServerOptions extends AttachOptions {
   maxConnectionsPerAddress?: number;
   /** Engine.IO v3 clients are not supported; accepted for compatibility and ignored. */
   allowEIO3?: boolean;
+  /**
+   * Serve polling requests for sessions another node owns by forwarding them to it over this route (see
+   * src/forwarding/); default off: such requests get 400 "Session ID unknown", as in socket.io.
+   */
+  forwarding?: ForwardingRoute;
+  /** ms a forwarded request waits for its owner before the 400 "Session ID unknown"; default 2000. */
+  forwardingTimeout?: number;
 }
 
 export interface ResolvedOptions extends Omit<

@@ -25,6 +25,7 @@ import {
   type ServerOptions,
 } from "./options";
 import type { EngineProtocol } from "./protocol";
+import { Forwarder } from "../forwarding/forwarder";
 import { generateSessionId } from "../util/ids";
 import { type EngineQuery, parseEngineQuery } from "./request";
 import { Socket } from "./socket";
@@ -66,6 +67,8 @@ export class Server extends EventEmitter {
   private readonly openSuffixes: Readonly<Record<string, string>>;
   private closed = false;
   private readonly addressLimit: AddressLimit;
+  /** Present with the `forwarding` option: serves requests for sessions of other nodes. */
+  private readonly forwarder: Forwarder | undefined;
 
   constructor(opts: ServerOptions = {}) {
     super();
@@ -93,6 +96,18 @@ export class Server extends EventEmitter {
     });
     this.openSuffixes = openPacketSuffixes(this.opts, (name) => this._upgradesFrom(name));
     if (opts.cors) this.use(cors(opts.cors));
+    if (opts.forwarding) {
+      this.forwarder = new Forwarder(opts.forwarding, {
+        maxHttpBufferSize: this.opts.maxHttpBufferSize,
+        pingInterval: this.opts.pingInterval,
+        pingTimeout: this.opts.pingTimeout,
+        forwardingTimeout: opts.forwardingTimeout ?? 2000,
+        owns: (sid) => this.clients[sid] !== undefined,
+        serve: (req, res) => this.serveForwarded(req, res),
+        refuseUnknown: (res, sid) =>
+          answerRefusedRequest(res, { code: ErrorCode.UNKNOWN_SID, context: { sid } }),
+      });
+    }
     this.init();
   }
 
@@ -125,6 +140,7 @@ export class Server extends EventEmitter {
     this.upgrades.close();
     this._heartbeat.stop();
     this.heartbeatV3?.stop();
+    this.forwarder?.close();
     return this;
   }
 
@@ -149,17 +165,31 @@ export class Server extends EventEmitter {
 
   private onRequest(req: IncomingMessage, res: ServerResponse, query: EngineQuery): void {
     const refusal = this.check(req, query, false);
-    if (refusal !== undefined) return this.refuseRequest(req, res, refusal);
-    if (query.sid) {
-      const session = this.clients[query.sid];
-      if (session !== undefined && session.transport instanceof PollingTransport) {
-        session.transport.onRequest(req, res, false);
-      } else {
-        answerRefusedRequest(res, { code: ErrorCode.UNKNOWN_SID, context: {} });
+    if (refusal !== undefined) {
+      if (refusal.code === ErrorCode.UNKNOWN_SID && this.forwarder !== undefined && query.sid) {
+        return this.forwarder.forward(req, res, query.sid);
       }
-      return;
+      return this.refuseRequest(req, res, refusal);
     }
+    if (query.sid) return this.serveSession(req, res, query.sid);
     void this.handshakePolling(req, res, query);
+  }
+
+  private serveSession(req: IncomingMessage, res: ServerResponse, sid: string): void {
+    const session = this.clients[sid];
+    if (session !== undefined && session.transport instanceof PollingTransport) {
+      session.transport.onRequest(req, res, false);
+    } else {
+      answerRefusedRequest(res, { code: ErrorCode.UNKNOWN_SID, context: {} });
+    }
+  }
+
+  /** A request another node forwarded here: checked and served as if it had arrived here. */
+  private serveForwarded(req: IncomingMessage, res: ServerResponse): void {
+    const query = parseEngineQuery(req.url);
+    const refusal = this.check(req, query, false);
+    if (refusal !== undefined) return this.refuseRequest(req, res, refusal);
+    this.serveSession(req, res, query.sid ?? "");
   }
 
   private async handshakePolling(

@@ -12,6 +12,7 @@ import cluster, { type Worker } from "node:cluster";
 import createDebug from "debug";
 import { MessageType } from "../../adapter/cluster";
 import { type IpcMessage, MESSAGE_SOURCE, isAdapterMessage } from "./adapter";
+import { isForwardingEnvelope } from "../../forwarding/cluster";
 
 const debug = createDebug("switchyard:cluster-adapter:primary");
 
@@ -19,7 +20,7 @@ const debug = createDebug("switchyard:cluster-adapter:primary");
 const adaptersOf = new WeakMap<Worker, Map<string, string>>();
 let installed = false;
 
-function sendTo(worker: Worker, message: IpcMessage): void {
+function sendTo(worker: Worker, message: object): void {
   if (!worker.isConnected()) return;
   try {
     worker.send(message, undefined, (err: Error | null) => {
@@ -38,6 +39,15 @@ function otherWorkers(except: Worker): Worker[] {
 }
 
 function route(from: Worker, message: unknown): void {
+  if (isForwardingEnvelope(message)) {
+    // forwarded polling requests (engine option `forwarding` with clusterForwarding()): to one worker or all
+    if (message.to === null) for (const worker of otherWorkers(from)) sendTo(worker, message);
+    else {
+      const target = cluster.workers?.[message.to];
+      if (target !== undefined && target !== from) sendTo(target, message);
+    }
+    return;
+  }
   if (!isAdapterMessage(message) || typeof message.uid !== "string") return;
   let adapters = adaptersOf.get(from);
   if (!adapters) adaptersOf.set(from, (adapters = new Map()));
