@@ -14,5 +14,9 @@ export const {
   parser,
   protocol,
   ChannelName,
+  redisForwarding,
+  RedisForwardingRoute,
+  clusterForwarding,
+  ClusterForwardingRoute,
 } = switchyard;
 export default switchyard;
