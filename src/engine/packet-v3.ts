@@ -8,18 +8,8 @@
  *   packet's bytes start with its type byte).
  */
 import { EngineErrorMessages } from "./errors";
-import type { Packet, PacketType, RawData } from "./packet";
+import { type Packet, type PacketType, type RawData, TYPES_BY_CHAR } from "./packet";
 import type { EngineProtocol } from "./protocol";
-
-const TYPES: readonly PacketType[] = [
-  "open",
-  "close",
-  "ping",
-  "pong",
-  "message",
-  "upgrade",
-  "noop",
-];
 
 const TYPE_NUMBERS: Readonly<Record<PacketType, number>> = {
   open: 0,
@@ -107,11 +97,11 @@ export function encodePayloadV3(
 /** Decodes one text packet (with the "b" + type + base64 form of binary data). */
 export function decodeTextV3(text: string): Packet {
   if (text.charCodeAt(0) === 98 /* b */) {
-    const type = TYPES[text.charCodeAt(1) - 48];
+    const type = TYPES_BY_CHAR[text.charCodeAt(1) - 48];
     if (type === undefined) return ERROR_PACKET;
     return { type, data: Buffer.from(text.slice(2), "base64") };
   }
-  const type = TYPES[text.charCodeAt(0) - 48];
+  const type = TYPES_BY_CHAR[text.charCodeAt(0) - 48];
   if (type === undefined) return ERROR_PACKET;
   return text.length > 1 ? { type, data: text.slice(1) } : { type };
 }
@@ -119,7 +109,7 @@ export function decodeTextV3(text: string): Packet {
 /** Decodes a WebSocket message: a binary frame starts with the packet's type byte. */
 export function decodeWebSocketV3(data: RawData): Packet {
   if (typeof data === "string") return decodeTextV3(data);
-  const type = TYPES[data[0] ?? -1];
+  const type = TYPES_BY_CHAR[data[0] ?? -1];
   if (type === undefined) return ERROR_PACKET;
   return { type, data: data.subarray(1) };
 }

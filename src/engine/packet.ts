@@ -51,7 +51,8 @@ export const TYPE_CODES: Readonly<Record<PacketType, number>> = {
   error: 0,
 };
 
-const TYPES_BY_CHAR: readonly PacketType[] = [
+/** The packet types by their digit (0-6), the same in Engine.IO 3 and 4. */
+export const TYPES_BY_CHAR: readonly PacketType[] = [
   "open",
   "close",
   "ping",
