@@ -2,7 +2,7 @@
 //   node --expose-gc bench/soak.mjs --held 2000 --cycles 1000 --slow 3 --seconds 60
 // This process is the server only; the clients run in two child processes (bench/soak-clients.mjs), so the
 // memory measured is the server's and the echo latency is what a client sees. It holds N WebSocket clients with
-// heartbeats (pingInterval 5 s) for --seconds, runs connect/disconnect cycles, feeds a room (20 kB every 10 ms)
+// heartbeats (pingInterval 5 s, pingTimeout 20 s) for --seconds, runs connect/disconnect cycles, feeds a room (20 kB every 10 ms)
 // read by the echo client and 10 readers, measures the echo client's latency (p50/p99) with the readers alone,
 // then with --slow stalled readers added to the room (until the send buffer bound closes them), then after;
 // finally everyone leaves and the server's heap and RSS are compared with the start.
@@ -25,8 +25,13 @@ const mb = (n) => (n / 1048576).toFixed(1);
 const ms = (n) => n.toFixed(2);
 
 const http = createServer();
-// an 8 MiB send buffer bound, so that a slow reader fed 2 MB/s meets it before the heartbeat's 10 s end it
-const io = new Server(http, { pingInterval: 5000, pingTimeout: 5000, maxSendBufferBytes: 8 << 20 });
+// heartbeats every 5 s; a slow reader (which answers no ping) fed about 1-2 MB/s meets the 8 MiB send buffer bound
+// before the heartbeat's 25 s end it
+const io = new Server(http, {
+  pingInterval: 5000,
+  pingTimeout: 20000,
+  maxSendBufferBytes: 8 << 20,
+});
 let overflowed = 0;
 let otherCloses = 0;
 let slowGone = 0;
@@ -119,7 +124,7 @@ console.log(
   `echo, fed, ${SLOW} slow readers lagging: ${await echoFor(worker, 60, () => slowGone >= SLOW)}`,
 );
 console.log(
-  `slow readers closed for overflow: ${overflowed} of ${SLOW} after ${((Date.now() - slowStart) / 1000).toFixed(1)} s`,
+  `slow readers closed: ${slowGone} of ${SLOW} (for overflow: ${overflowed}) after ${((Date.now() - slowStart) / 1000).toFixed(1)} s`,
 );
 const during = await snapshot("during (slow readers gone)");
 const rest = Math.max(10, SECONDS - (Date.now() - heldAt) / 1000);

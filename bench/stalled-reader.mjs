@@ -1,8 +1,10 @@
-// A stalled reader's cost (docs/limits.md): `node --expose-gc bench/stalled-reader.mjs [maxSendBufferBytes] [--reading]`.
+// A stalled reader's cost (docs/limits.md):
+//   node --expose-gc bench/stalled-reader.mjs [maxSendBufferBytes] [--reading] [--broadcast]
 // Emits 50 MB (1 kB messages, 512 per event-loop turn) to one WebSocket client, in a child process, that stopped
 // reading (or, with --reading, that reads: the control, showing what the emitting alone costs). Prints the server
 // process's memory before, at the peak and after the client is gone, split into V8 heap (young and old
-// generations) and memory outside the heap (Buffers), next to what the session counted as buffered.
+// generations) and memory outside the heap (Buffers), next to what the session counted as buffered. --broadcast
+// sends io.emit() broadcasts instead of socket.emit(): their frames are shared by all targets, and not copied.
 import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import v8 from "node:v8";
@@ -10,6 +12,7 @@ import { Server } from "../dist/index.js";
 
 const args = process.argv.slice(2);
 const reading = args.includes("--reading");
+const broadcast = args.includes("--broadcast");
 const max = Number(args.find((a) => !a.startsWith("--")) ?? 32 * 1024 * 1024);
 const mb = (n) => (n / 1048576).toFixed(1);
 const space = (name) => v8.getHeapSpaceStatistics().find((s) => s.space_name === name).space_size;
@@ -50,7 +53,10 @@ let reason = "still connected";
 socket.on("disconnect", (r) => (reason = r));
 const payload = "p".repeat(1024);
 for (let sent = 0; sent < 50 * 1024 && socket.connected; sent += 512) {
-  for (let i = 0; i < 512; i++) socket.emit("data", payload);
+  for (let i = 0; i < 512; i++) {
+    if (broadcast) io.emit("data", payload);
+    else socket.emit("data", payload);
+  }
   buffered = Math.max(buffered, socket.conn.bufferedAmount);
   await new Promise((r) => setImmediate(r));
   const now = snapshot();
@@ -61,7 +67,8 @@ const line = (label, m) =>
   `${label}: rss ${growth(m, "rss")} MB (V8 young ${growth(m, "young")}, old ${growth(m, "old")}; ` +
   `outside the heap ${growth(m, "external")})`;
 console.log(
-  `maxSendBufferBytes ${mb(max)} MB, ${reading ? "reading" : "stalled"} client: ${reason}; ` +
+  `maxSendBufferBytes ${mb(max)} MB, ${reading ? "reading" : "stalled"} client` +
+    `${broadcast ? " (broadcasts)" : ""}: ${reason}; ` +
     `largest bufferedAmount ${mb(buffered)} MB`,
 );
 console.log(line("peak", peak));

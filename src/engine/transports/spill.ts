@@ -1,18 +1,21 @@
 /**
  * What a WebSocket keeps for a peer that does not read (docs/limits.md, "How the send buffer is counted").
  *
- * Once the network socket holds more than its high-water mark, writing each frame to it would keep one Buffer
- * plus one queue entry per packet, and keeping the packets themselves in the session's queue keeps their strings:
- * both live on the V8 heap, which grows to about twice what it holds. Instead the frames' bytes are copied into
- * fixed-size chunks allocated outside the heap, frames split across chunk boundaries as TCP allows, and each full
- * chunk is handed to the socket (which holds it until the peer reads). A lagging session thus costs its bytes,
- * rounded up to one chunk, and no per-packet object; the application's strings die young.
+ * Once the network socket holds more than its high-water mark, writing each small frame to it would keep one
+ * Buffer plus one queue entry per packet, and keeping the packets themselves in the session's queue keeps their
+ * strings: both live on the V8 heap, which grows to about twice what it holds. Instead the bytes of the frames
+ * built for this session alone are copied into fixed-size chunks allocated outside the heap (a frame may be split
+ * across two chunks, as TCP allows), and each full chunk is handed to the socket, which holds it until the peer
+ * reads. A lagging session thus costs its bytes plus one chunk, and no object per packet; the application's
+ * strings die young. Frames shared with other sessions (a broadcast's) and large ones are not copied: the
+ * transport hands them to the socket as they are, after the chunk being filled.
  */
 import type { Socket as NetSocket } from "node:net";
-import type { Frame } from "../frame";
 
 /** Bytes of one chunk: small enough that a briefly lagging session costs little, large enough to batch. */
 export const SPILL_CHUNK_BYTES = 16 * 1024;
+/** Frames at least this long are not copied: they are off-heap already, and one object for that many bytes is cheap. */
+export const SPILL_COPY_MAX = 4 * 1024;
 
 type WriteDone = (err?: Error | null) => void;
 
@@ -28,37 +31,43 @@ export class Spill {
   }
 
   /** Copies a frame in; `done` runs once the chunk holding its last byte is written. */
-  append(raw: NetSocket, frame: Frame, done?: WriteDone): void {
-    if (Buffer.isBuffer(frame)) {
-      this.copy(raw, frame);
-    } else {
-      for (const part of frame as readonly Buffer[]) this.copy(raw, part);
-    }
-    if (done !== undefined) (this.done ??= []).push(done);
-  }
-
-  private copy(raw: NetSocket, bytes: Buffer): void {
+  append(raw: NetSocket, frame: Buffer, done?: WriteDone): void {
     let offset = 0;
-    while (offset < bytes.length) {
+    while (offset < frame.length) {
       const chunk = (this.chunk ??= Buffer.allocUnsafeSlow(SPILL_CHUNK_BYTES));
-      const n = bytes.copy(chunk, this.used, offset);
+      const n = frame.copy(chunk, this.used, offset);
       this.used += n;
       offset += n;
       if (this.used === SPILL_CHUNK_BYTES) this.writeTo(raw);
     }
+    if (done !== undefined) (this.done ??= []).push(done);
   }
 
-  /** Hands the current chunk (what is used of it) to the socket. */
+  /**
+   * Hands what the current chunk holds to the socket: a full chunk as it is, a partial one as an exact copy (the
+   * chunk stays for the next frames, until `release`).
+   */
   writeTo(raw: NetSocket): void {
     const chunk = this.chunk;
     if (chunk === null || this.used === 0) return;
     const done = this.done;
-    const bytes = this.used === SPILL_CHUNK_BYTES ? chunk : chunk.subarray(0, this.used);
-    this.chunk = null;
+    let bytes = chunk;
+    if (this.used === SPILL_CHUNK_BYTES) {
+      this.chunk = null;
+    } else {
+      bytes = Buffer.allocUnsafeSlow(this.used);
+      chunk.copy(bytes, 0, 0, this.used);
+    }
     this.used = 0;
     this.done = null;
     if (done === null) raw.write(bytes);
     else raw.write(bytes, (err) => runAll(done, err));
+  }
+
+  /** Writes what is held and drops the chunk: the peer caught up. */
+  release(raw: NetSocket): void {
+    this.writeTo(raw);
+    this.chunk = null;
   }
 
   /** Drops what is held (the connection is gone or being terminated). */

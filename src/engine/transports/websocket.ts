@@ -19,7 +19,7 @@ import { TransportErrorMessages } from "../errors";
 import type { Packet } from "../packet";
 import type { EngineProtocol } from "../protocol";
 import { linkWebSocket, writeFrame } from "../ws-internals";
-import { Spill } from "./spill";
+import { Spill, SPILL_COPY_MAX } from "./spill";
 import { runCallbacks, type SendCallback, Transport } from "./transport";
 
 const debug = createDebug("switchyard:engine:ws");
@@ -141,7 +141,7 @@ export class WebSocketTransport extends Transport {
     raw.once("drain", () => {
       this.spilling = false;
       if (this.readyState !== "open" || this.socket.readyState !== 1 /* OPEN */) return;
-      this.spill.writeTo(raw);
+      this.spill.release(raw);
       if (raw.writableNeedDrain) this.startSpilling(raw);
       else this.owner?.onTransportReady(this);
     });
@@ -201,12 +201,23 @@ export class WebSocketTransport extends Transport {
       return;
     }
     const prepared = packet.prepared;
-    const frame =
+    const shared =
       prepared !== undefined
         ? prepared.wsFrameFor(this.protocol)
-        : (packet.options?.wsPreEncodedFrame ?? this.protocol.frame(packet));
-    if (this.spilling) this.spill.append(raw, frame, done);
-    else writeFrame(raw, frame, done);
+        : packet.options?.wsPreEncodedFrame;
+    if (shared !== undefined) {
+      // a broadcast's frame, referenced by every target: never copied
+      if (this.spilling) this.spill.writeTo(raw);
+      writeFrame(raw, shared, done);
+      return;
+    }
+    const frame = this.protocol.frame(packet);
+    if (this.spilling && Buffer.isBuffer(frame) && frame.length < SPILL_COPY_MAX) {
+      this.spill.append(raw, frame, done);
+      return;
+    }
+    if (this.spilling) this.spill.writeTo(raw);
+    writeFrame(raw, frame, done);
   }
 
   private completion(callbacks: readonly SendCallback[]): (err?: Error | null) => void {
@@ -245,7 +256,7 @@ export class WebSocketTransport extends Transport {
 
   protected doClose(fn?: () => void): void {
     // the spilled frames go before ws's close frame
-    if (this.raw !== null) this.spill.writeTo(this.raw);
+    if (this.raw !== null) this.spill.release(this.raw);
     this.socket.close();
     fn?.();
   }
