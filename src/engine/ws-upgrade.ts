@@ -168,6 +168,11 @@ export class UpgradeEntry {
   ): void {
     const ws = this.ws;
     const initial = !query.sid;
+    if (initial && socket.destroyed) {
+      // gone while the handshake ran: its "close" is past, so the place goes back here
+      this.host.releaseAddress(req);
+      return;
+    }
     if (ws === null || (this.host.isClosed() && initial)) {
       if (initial) this.host.releaseAddress(req);
       answerRefusedUpgrade(socket, {

@@ -3,6 +3,7 @@
  * already on WebSocket, one session's failure in the shared heartbeat, and the per-address connection cap.
  */
 import assert from "node:assert/strict";
+import { connect as connectTcp } from "node:net";
 import { test } from "node:test";
 import WebSocket from "ws";
 import type { Socket } from "../../src/engine";
@@ -183,3 +184,29 @@ for (const wsEngine of [undefined, DeferredWebSocketServer]) {
     }
   });
 }
+
+test("maxConnectionsPerAddress: a handshake whose upgrade ws aborts gives its place back", async () => {
+  const h = await startEngine({ maxConnectionsPerAddress: 1 });
+  const held: WebSocket[] = [];
+  try {
+    // passes the engine's checks and the cap, then ws refuses the upgrade (a malformed Sec-WebSocket-Key)
+    const raw = connectTcp(h.port, "127.0.0.1");
+    raw.write(
+      `GET ${P}?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n` +
+        "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: not-a-key\r\n\r\n",
+    );
+    let answer = "";
+    raw.on("data", (chunk: Buffer) => (answer += chunk.toString()));
+    await once(raw, "close");
+    assert.match(answer, /^HTTP\/1\.1 400/);
+    // the address's one place is free: a new session opens, and the cap still holds after it
+    const ws = await holdWebSocket(h.port);
+    assert.ok(ws !== null, "the place of the aborted upgrade was given back");
+    held.push(ws);
+    assert.equal(await holdWebSocket(h.port), null);
+    assert.equal(h.engine.clientsCount, 1);
+  } finally {
+    for (const ws of held) ws.terminate();
+    await h.close();
+  }
+});
