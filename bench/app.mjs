@@ -18,6 +18,14 @@
 //   load generator has received since it turned the loop on, summed over its clients) keeps at most `window` broadcasts in
 //   flight, so that the server's buffers stay bounded and every message counted was delivered.
 // - with BENCH_DROP_REQUEST=1 in the environment, it drops each connection's request (see below).
+//
+// As a cluster node (`--adapter classic|sharded|dynamic --redis <url> --key <prefix>`, started so by
+// run.mjs's cluster-* scenarios) it also:
+// - joins the rooms listed in the handshake auth ({ rooms: [...] });
+// - `burst` ({ room, count }) broadcasts `count` ticks to `room` at once;
+// - `requests` ({ kind: "fetchSockets"|"serverSideEmit", durationMs }) runs that cross-node request
+//   in a closed loop and answers its count and latency p50/p99; every node answers the
+//   server-side event "bench-ping" through its ack.
 import http from "node:http";
 import { createRequire } from "node:module";
 import path from "node:path";

@@ -5,8 +5,10 @@
 //
 //   node bench/run.mjs [--quick] [--reps N] [--only idle-10k,fanout,...]
 //                      [--baseline socket.io] [--candidate switchyard] [--no-pin]
-//                      [--profile] [--heap-snapshot] [--no-chart] [--out FILE]
+//                      [--profile] [--heap-snapshot] [--no-chart] [--no-cluster] [--out FILE]
 //
+// The cluster-* scenarios start a private redis-server (must be installed) on an ephemeral port;
+// --no-cluster leaves them out.
 // --metrics compares Switchyard with and without switchyard/metrics (the collector on, /metrics served);
 // it leaves the published chart and table alone.
 // --no-chart leaves bench/chart.svg and bench/latest.md (the published figures) as they are.
@@ -66,6 +68,8 @@ const options = {
 // Scenarios, figures and targets (targets: issue 6, ratios to socket.io, lower is better)
 
 const W = quick ? { warmupMs: 1000, durationMs: 2000 } : { warmupMs: 2000, durationMs: 5000 };
+// The cluster scenarios' windows: shorter, to keep the whole run well under 20 minutes.
+const CW = quick ? { warmupMs: 500, durationMs: 1500 } : { warmupMs: 1000, durationMs: 3000 };
 
 const SCENARIOS = [
   {
@@ -147,7 +151,7 @@ const SCENARIOS = [
     name: `cluster-fanout-${nodes}`,
     load: "cluster-fanout",
     cluster: { nodes, adapter: "classic" },
-    params: { clients: 1000, concurrency: 50, window: 50, ...W },
+    params: { clients: 1000, concurrency: 50, window: 50, ...CW },
     figures: [
       { key: "cpuUsPerMessage", label: "server CPU per delivered msg, all nodes", unit: "µs" },
       ...Array.from({ length: nodes }, (_, i) => ({
@@ -162,7 +166,7 @@ const SCENARIOS = [
     name: "cluster-requests",
     load: "cluster-requests",
     cluster: { nodes: 3, adapter: "classic" },
-    params: { clients: 300, concurrency: 50, ...W },
+    params: { clients: 300, concurrency: 50, ...CW },
     figures: [
       { key: "fetchSocketsP50Ms", label: "fetchSockets latency p50", unit: "ms" },
       { key: "fetchSocketsP99Ms", label: "fetchSockets latency p99", unit: "ms" },
