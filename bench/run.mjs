@@ -202,13 +202,13 @@ const SCENARIOS = [
       {
         key: "redisBytesInPerBroadcast",
         label: "bytes into Redis per room broadcast",
-        unit: "B",
+        unit: "bytes", // not "B": the table would round them to KiB
         chart: false,
       },
       {
         key: "redisBytesOutPerBroadcast",
         label: "bytes out of Redis per room broadcast",
-        unit: "B",
+        unit: "bytes",
         chart: false,
       },
       {
