@@ -42,11 +42,15 @@ export async function startPrivateRedis() {
   });
   child.stdout.resume();
   child.stderr.resume();
+  // a runner that fails (or is interrupted) leaves no redis-server behind
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
+      process.off("exit", killOnExit);
       const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGTERM");
       await exited;
