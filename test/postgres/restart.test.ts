@@ -2,8 +2,10 @@
  * Postgres restarted under load: a PostgreSQL server of the test's own (initdb into a temporary directory, pg_ctl
  * on a free port, trust auth; never the machine's server on 5432) under two Switchyard nodes on
  * switchyard/postgres-adapter, with broadcasts flowing both ways. The server is stopped (`pg_ctl stop -m fast`)
- * and started again on the same port: no crash, the errors reach the adapters' `error` event, local delivery
- * goes on while it is down, cross-node broadcasts resume after.
+ * and started again on the same port: no crash, the errors reach the adapters' `error` event, each node counts
+ * only itself and its requests end at once while it is down, local delivery goes on; after, once each node
+ * counts two again, a serverSideEmitWithAck gets the other node's answer both ways (a node heard from can
+ * answer: it sends nothing while it cannot hear), and cross-node broadcasts resume.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -151,6 +153,18 @@ test("Postgres stopped and started again under load: no crash, errors reported, 
           (await node.run<string[]>({ cmd: "errors" })).some((e) => e.startsWith("adapter:")),
         `the adapter's error event on ${node.name}`,
       );
+    // deaf, each node counts only itself, and a request ends at once with no answers instead of waiting
+    for (const node of nodes)
+      await until(
+        async () => (await node.run<number>({ cmd: "serverCount" })) === 1,
+        `${node.name} to count only itself while Postgres is down`,
+      );
+    const whileDown = Date.now();
+    assert.deepEqual(
+      await S.run({ cmd: "serverSideEmitWithAck", event: "hello", args: ["while-down"] }),
+      { responses: [] },
+    );
+    assert.ok(Date.now() - whileDown < 2000, "no wait for nodes that cannot be heard");
     // local delivery goes on while the server is down
     const ownBefore = crossed(onS, "S");
     await until(
@@ -160,11 +174,34 @@ test("Postgres stopped and started again under load: no crash, errors reported, 
     const fromTBefore = crossed(onS, "T");
 
     await start();
+    // once every node counts the other again, requests get every node's answer, under the same load
+    for (const node of nodes)
+      await until(
+        async () => (await node.run<number>({ cmd: "serverCount" })) === 2,
+        `${node.name} to count two nodes again`,
+        30000,
+      );
+    for (const [asker, answerer] of [
+      [S, T],
+      [T, S],
+    ] as const) {
+      const started = Date.now();
+      const reply = await asker.run({
+        cmd: "serverSideEmitWithAck",
+        event: "hello",
+        args: [`after-restart-${asker.name}`],
+      });
+      assert.deepEqual(
+        reply,
+        { responses: [`${answerer.name}:["after-restart-${asker.name}"]`] },
+        `${asker.name}'s serverSideEmitWithAck after the restart`,
+      );
+      assert.ok(Date.now() - started < 2000, "answered within the requests timeout");
+    }
     // cross-node broadcasts resume, both ways (the listening connections come back with their LISTENs)
     await until(() => crossed(onS, "T") > fromTBefore, "T's broadcasts to reach S again", 30000);
     const fromSAfter = crossed(onT, "S");
     await until(() => crossed(onT, "S") > fromSAfter, "S's broadcasts to reach T again", 30000);
-    await until(async () => (await S.run<number>({ cmd: "serverCount" })) === 2, "two nodes again");
     loading = false;
     await Promise.all(load);
     for (const node of nodes) {
