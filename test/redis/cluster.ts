@@ -182,3 +182,23 @@ export async function until(
     await sleep(25);
   }
 }
+
+/** Moves a client to `to` and waits for its next connection; whether it recovered. */
+export async function moveTo(socket: ClientSocket, to: ClusterNode): Promise<boolean> {
+  const manager = socket.io as unknown as { uri: string };
+  manager.uri = `http://127.0.0.1:${to.port}`;
+  const connected = new Promise<void>((resolve, reject) => {
+    socket.once("connect", () => resolve());
+    socket.once("connect_error", reject);
+  });
+  socket.connect();
+  await connected;
+  return socket.recovered;
+}
+
+/** Drops the client's connection (a transport close: the server keeps its session). */
+export async function drop(socket: ClientSocket): Promise<void> {
+  const gone = new Promise<void>((resolve) => socket.once("disconnect", () => resolve()));
+  (socket.io as unknown as { engine: { close(): void } }).engine.close();
+  await gone;
+}
