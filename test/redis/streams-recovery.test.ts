@@ -19,8 +19,9 @@ async function scenario(client: "redis" | "ioredis"): Promise<void> {
     startNode({ ...base, name: "C", impl: "switchyard", adapter: "switchyard" }),
   ]);
   try {
-    const join = (s: ClientSocket, room: string) =>
-      new Promise<void>((resolve) => s.emit("join", room, () => resolve()));
+    const join = async (s: ClientSocket, room: string) => {
+      await s.timeout(15000).emitWithAck("join", room);
+    };
     // x: Switchyard B → official A; y: official A → Switchyard C; z: killed with B, recovers on A
     const x = await B.client();
     const y = await A.client();
