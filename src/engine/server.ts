@@ -10,7 +10,7 @@ import type { Duplex } from "node:stream";
 import cors from "cors";
 import createDebug from "debug";
 import { channels, type EngineWriteCounter } from "../diagnostics";
-import { AddressLimit } from "./address-limit";
+import { AddressLimit, addressOf } from "./address-limit";
 import { attachToHttpServer } from "./attach";
 import { answerClosed, answerRefusedRequest, checkRequest, type Refusal } from "./checks";
 import { type ResolvedCookieOptions, resolveCookieOptions, serializeCookie } from "./cookie";
@@ -90,6 +90,7 @@ export class Server extends EventEmitter {
       check: (req, query, upgrade) => this.check(req, query, upgrade),
       handshake: (req, query) => handshake(this, req, query),
       reportRefusal: (req, refusal) => this.reportRefusal(req, refusal),
+      releaseAddress: (req) => this.releaseAddress(req),
       openSession: (id, transport, req, protocol) => this.openSession(id, transport, req, protocol),
       emitResponseHeaders: (headers, req, initial, sid) =>
         this.emitResponseHeaders(headers, req, initial, sid),
@@ -122,9 +123,14 @@ export class Server extends EventEmitter {
     this.middlewares.push(fn);
   }
 
-  /** @internal Whether `req`'s address is at `maxConnectionsPerAddress` (the handshake is refused). */
-  addressFull(req: IncomingMessage): boolean {
-    return this.addressLimit.isFull(req);
+  /** @internal Takes a place at `maxConnectionsPerAddress` for a handshake from `req` (see AddressLimit). */
+  reserveAddress(req: IncomingMessage): boolean {
+    return this.addressLimit.reserve(addressOf(req));
+  }
+
+  /** @internal Gives back the place of a handshake whose session did not open. */
+  releaseAddress(req: IncomingMessage): void {
+    this.addressLimit.remove(addressOf(req));
   }
 
   /** The session id for a new session: override to customize (may return a Promise). */
@@ -199,7 +205,10 @@ export class Server extends EventEmitter {
   ): Promise<void> {
     const result = await handshake(this, req, query);
     if (result.refusal !== undefined) return this.refuseRequest(req, res, result.refusal);
-    if (this.closed) return answerClosed(res);
+    if (this.closed) {
+      this.releaseAddress(req);
+      return answerClosed(res);
+    }
     const transport = new PollingTransport(this.pollingHost, result.protocol, query);
     const socket = this.addSession(result.id, transport, req, result.protocol);
     transport.onRequest(req, res, true);
@@ -238,7 +247,7 @@ export class Server extends EventEmitter {
     if (channels.engineOpen.hasSubscribers) {
       channels.engineOpen.publish({ socket, transport: transport.name });
     }
-    this.addressLimit.add(socket.remoteAddress);
+    // the handshake took the address's place (reserveAddress); the session gives it back when it closes
     return socket;
   }
 

@@ -50,6 +50,8 @@ export interface UpgradeHost {
   handshake(req: IncomingMessage, query: EngineQuery): Promise<HandshakeResult>;
   /** Reports a refusal (`connection_error`). */
   reportRefusal(req: IncomingMessage, refusal: Refusal): void;
+  /** Gives back the address place a handshake took when its session does not open. */
+  releaseAddress(req: IncomingMessage): void;
   /** Registers a new session and emits `connection`. */
   openSession(
     id: string,
@@ -165,7 +167,14 @@ export class UpgradeEntry {
     protocol: EngineProtocol,
   ): void {
     const ws = this.ws;
-    if (ws === null || (this.host.isClosed() && !query.sid)) {
+    const initial = !query.sid;
+    if (initial && socket.destroyed) {
+      // gone while the handshake ran: its "close" is past, so the place goes back here
+      this.host.releaseAddress(req);
+      return;
+    }
+    if (ws === null || (this.host.isClosed() && initial)) {
+      if (initial) this.host.releaseAddress(req);
       answerRefusedUpgrade(socket, {
         code: ErrorCode.BAD_REQUEST,
         context: { message: EngineErrorMessages.SERVER_CLOSED },
@@ -177,10 +186,14 @@ export class UpgradeEntry {
     const headers: ResponseHeaders = res !== null ? res.headers : {};
     this.pendingUpgrades.set(req, { sid: id, initial: !query.sid, headers });
     corkUpgradeSocket(socket);
+    // a new session's address place goes back if the upgrade ends before the WebSocket exists (ws aborted it)
+    const release = initial ? () => this.host.releaseAddress(req) : undefined;
+    if (release !== undefined) socket.once("close", release);
     try {
       ws.handleUpgrade(req, socket, head, (websocket) => {
         // ws now handles the socket's errors itself
         socket.removeListener("error", onUpgradeSocketError);
+        if (release !== undefined) socket.removeListener("close", release);
         this.onWebSocket(req, query, websocket, id, protocol);
       });
     } finally {
