@@ -16,16 +16,30 @@ const port = Number(process.env.PORT ?? 3000);
 const workers = Number(process.env.WORKERS ?? availableParallelism());
 
 if (cluster.isPrimary) {
-  setupPrimary(); // forwards the adapters' messages between workers (and uses the advanced serialization)
+  // relays the adapters' messages and the forwarded requests between workers (advanced serialization)
+  setupPrimary();
+  let stopping = false;
   for (let i = 0; i < workers; i++) cluster.fork();
   cluster.on("exit", (worker, code, signal) => {
+    if (stopping) return;
     console.log(`worker ${worker.process.pid} exited (${signal ?? code}); starting another`);
     cluster.fork();
   });
+  // Ctrl-C or SIGTERM: the workers close their servers and exit, then the primary ends (it holds nothing)
+  const stop = () => {
+    stopping = true;
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.send("stop");
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
   console.log(`primary ${process.pid}: ${workers} workers on http://localhost:${port}`);
 } else {
   const httpServer = createServer();
   const io = new Server(httpServer, { adapter: createAdapter(), forwarding: clusterForwarding() });
+  const stop = () => io.close(() => process.exit(0));
+  process.on("message", (message) => message === "stop" && stop());
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
   io.on("connection", async (socket) => {
     socket.emit("welcome", {
       worker: process.pid,

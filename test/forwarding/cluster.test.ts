@@ -12,11 +12,10 @@
  */
 import assert from "node:assert/strict";
 import cluster, { type Worker } from "node:cluster";
-import { Agent } from "node:http";
-import type { Socket as NetSocket } from "node:net";
 import { after, test } from "node:test";
 import { io as ioc, type Socket as ClientSocket } from "socket.io-client";
 import { setupPrimary } from "../../src/adapters/cluster";
+import { OneConnectionPerRequest } from "../support/http";
 import { until } from "../support/io";
 import type { SeenEvent } from "./app";
 import { everyFeatureOverPolling, failsWithoutForwarding } from "./scenarios";
@@ -27,22 +26,6 @@ cluster.setupPrimary({
   execArgv: ["--import", "tsx"],
   serialization: "advanced",
 });
-
-/** A new connection per request (node:cluster balances connections, not requests), each one kept track of. */
-class OneConnectionPerRequest extends Agent {
-  readonly open = new Set<NetSocket>();
-
-  constructor() {
-    super({ keepAlive: false });
-  }
-
-  override createConnection(...args: Parameters<Agent["createConnection"]>) {
-    const socket = super.createConnection(...args) as NetSocket;
-    this.open.add(socket);
-    socket.once("close", () => this.open.delete(socket));
-    return socket;
-  }
-}
 
 /** Stops `worker` gracefully (it closes its server and IPC channel); SIGKILL if it has not exited in time. */
 async function stopWorker(worker: Worker): Promise<void> {
