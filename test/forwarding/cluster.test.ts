@@ -13,10 +13,15 @@
 import assert from "node:assert/strict";
 import cluster, { type Worker } from "node:cluster";
 import { after, test } from "node:test";
-import { io as ioc, type Socket as ClientSocket } from "socket.io-client";
+import {
+  io as ioc,
+  type ManagerOptions,
+  type Socket as ClientSocket,
+  type SocketOptions,
+} from "socket.io-client";
 import { setupPrimary } from "../../src/adapters/cluster";
 import { OneConnectionPerRequest } from "../support/http";
-import { until } from "../support/io";
+import { next, until } from "../support/io";
 import type { SeenEvent } from "./app";
 import { everyFeatureOverPolling, failsWithoutForwarding } from "./scenarios";
 
@@ -37,9 +42,15 @@ async function stopWorker(worker: Worker): Promise<void> {
   clearTimeout(timer);
 }
 
+/** WebSocket upgrades the workers relayed to another worker, since the start. */
+let relayedUpgrades = 0;
+
 async function withWorkers(
   forwarding: boolean,
-  body: (client: () => ClientSocket, seen: SeenEvent[]) => Promise<void>,
+  body: (
+    client: (opts?: Partial<ManagerOptions & SocketOptions>) => ClientSocket,
+    seen: SeenEvent[],
+  ) => Promise<void>,
 ): Promise<void> {
   const workers: Worker[] = [];
   const seen: SeenEvent[] = [];
@@ -50,8 +61,9 @@ async function withWorkers(
       [0, 1, 2].map(() => {
         const worker = cluster.fork({ FORWARDING: forwarding ? "1" : "0" });
         workers.push(worker);
-        worker.on("message", (m: { seen?: SeenEvent }) => {
+        worker.on("message", (m: { seen?: SeenEvent; relayedUpgrade?: boolean }) => {
           if (Array.isArray(m?.seen)) seen.push(m.seen);
+          if (m?.relayedUpgrade === true) relayedUpgrades++;
         });
         return new Promise<number>((resolve, reject) => {
           worker.on("message", (m: { listening?: number }) => {
@@ -63,14 +75,14 @@ async function withWorkers(
     );
     assert.equal(new Set(ports).size, 1, "the workers share one port");
     const url = `http://127.0.0.1:${ports[0]}`;
-    await body(() => {
+    await body((opts = { transports: ["polling"] }) => {
       const agent = new OneConnectionPerRequest();
       agents.push(agent);
       const socket = ioc(url, {
         forceNew: true,
         reconnection: false,
-        transports: ["polling"],
         agent: agent as unknown as string,
+        ...opts,
       });
       clients.push(socket);
       return socket;
@@ -86,6 +98,32 @@ async function withWorkers(
 
 test("node:cluster workers on one port, no sticky sessions: every feature works over polling with forwarding", () =>
   withWorkers(true, everyFeatureOverPolling));
+
+test("clients that upgrade: the WebSocket completes on whichever worker it reaches (relayed to the owner)", () =>
+  withWorkers(true, async (client) => {
+    const relayedBefore = relayedUpgrades;
+    const sockets: ClientSocket[] = [];
+    while (sockets.length < 4 || relayedUpgrades === relayedBefore) {
+      assert.ok(sockets.length < 30, "thirty upgrades, all on their owner");
+      const batch = [0, 1].map(() => client({ transports: ["polling", "websocket"] }));
+      sockets.push(...batch);
+      await Promise.all(batch.map((s) => next(s, "connect")));
+      await until(() => batch.every((s) => s.io.engine.transport.name === "websocket"), 30000);
+    }
+    for (const s of sockets) {
+      for (let i = 0; i < 3; i++)
+        assert.deepEqual(await s.timeout(10000).emitWithAck("echo", i), [i]);
+      const [bytes] = (await s.timeout(10000).emitWithAck("echo", Buffer.from([5]))) as [Buffer];
+      assert.deepEqual([...bytes], [5]);
+    }
+    for (const s of sockets) await s.timeout(10000).emitWithAck("join", "ws");
+    const heard = Promise.all(sockets.map((s) => next<[string]>(s, "heard")));
+    sockets[0]!.emit("shout", "ws", "hi");
+    assert.deepEqual(
+      await heard,
+      sockets.map(() => ["hi"]),
+    );
+  }));
 
 test("the same workers without forwarding fail (requests do reach other workers)", () =>
   withWorkers(false, (client) => failsWithoutForwarding(client)));
