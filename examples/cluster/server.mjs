@@ -5,7 +5,7 @@
 // to a worker) and form one Socket.IO cluster through switchyard/cluster-adapter: a broadcast from any worker
 // reaches the clients of every worker. No sticky sessions: with `forwarding: clusterForwarding()` a polling
 // request that reaches a worker other than its session's owner is relayed (through the primary) to the owner,
-// and a WebSocket stays on the worker that accepted it. See the README's "Every core of one machine".
+// and a WebSocket upgrade that reaches another worker is relayed to the owner the same way. See the README's "Every core of one machine".
 import cluster from "node:cluster";
 import { createServer } from "node:http";
 import { availableParallelism } from "node:os";

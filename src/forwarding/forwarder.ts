@@ -10,6 +10,11 @@
  * Every wait is bounded: no ACCEPTED/RESPONSE within `forwardingTimeout` (no owner, or a dead one) → the normal
  * 400 "Session ID unknown"; a held GET gets `pingInterval + pingTimeout + forwardingTimeout` more, since its
  * owner answers it with a ping at the latest after `pingInterval`.
+ *
+ * A WebSocket upgrade for a session of another node is accepted here and becomes a tunnel: its frames go to the
+ * owner (WS_FRAME), where a stand-in WebSocket (relayed-websocket.ts) takes the ordinary upgrade path; the
+ * owner's frames come back the same way. No owner accepting within `forwardingTimeout` closes the WebSocket
+ * (the client stays on polling).
  */
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
