@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { createServer } from "node:net";
 import { test } from "node:test";
 import {
   closeClients,
@@ -17,16 +16,7 @@ import {
   until,
   type ClusterNode,
 } from "./cluster";
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, "close");
-  return port;
-}
+import { freePort } from "../support/net";
 
 async function startRedis(port: number): Promise<ChildProcess> {
   const child = spawn(

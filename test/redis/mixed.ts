@@ -67,11 +67,18 @@ export async function mixedCluster(s: Scenario): Promise<void> {
     // Broadcasts, each way: all, one room (room channel), several rooms with except, volatile, uncompressed, binary
     const received = new Map(members.map((m) => [m.name, record(m.socket, "news")]));
     const markers = members.map((m) => record(m.socket, "marker"));
+    // on a timeout, what each client got last (the stream adapters' entry ids are in the nodes' debug output)
+    const lastSeen = () =>
+      members
+        .map((m) => `${m.name}: ${JSON.stringify(received.get(m.name)?.slice(-2) ?? [])}`)
+        .join("; ");
     const expectNews = async (from: ClusterNode, label: string, who: string[]) => {
       await until(
         () => who.every((n) => received.get(n)?.some((args) => args[0] === label)),
         `${label} to reach ${who.join(",")}`,
-      );
+      ).catch((err: Error) => {
+        throw new Error(`${err.message} (last received: ${lastSeen()})`);
+      });
       // a marker broadcast by the same node after the message: a node's messages reach the other node in order,
       // so once every client has the marker, no copy of the message is still on its way
       await from.run({ cmd: "emit", event: "marker", args: [label] });

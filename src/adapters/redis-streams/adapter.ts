@@ -153,7 +153,7 @@ class StreamsHub {
   subClient?: RedisClient;
   private reader?: RedisClient;
   private readonly lastIds = new Map<string, string>();
-  private started?: Promise<void>;
+  private readonly started: Promise<void>;
   private stopped = false;
 
   constructor(
@@ -164,25 +164,42 @@ class StreamsHub {
       (sub) => (this.subClient = sub),
     );
     this.sub.catch((err: unknown) => this.reportError(err));
+    // the streams' tails are asked for now, with the first namespace: whatever is appended after this (from
+    // a node that has not heard of this one yet) is read, even before the reading connection is up
+    this.started = this.run().catch((err: unknown) => this.reportError(err));
   }
 
   reportError(err: unknown): void {
     for (const adapter of this.adapters.values()) adapter.reportHubError(err);
   }
 
-  /** Starts reading (once): from the last entry of each stream now, so nothing written after is missed. */
+  /** Resolves once the reading connection is up (errors go to the adapters' `error` event meanwhile). */
   start(): Promise<void> {
-    this.started ??= (async () => {
-      const streams = streamsToRead(this.opts.streamName, this.opts.streamCount);
-      const tails = await Promise.all(
-        streams.map((s) => command(this.client, ["XREVRANGE", s, "+", "-", "COUNT", "1"])),
-      );
-      streams.forEach((s, i) => this.lastIds.set(s, parseEntries(tails[i])[0]?.id ?? "0-0"));
-      this.reader = await duplicate(this.client, () => {});
-      if (this.stopped) return disconnect(this.reader);
-      void this.poll(this.reader);
-    })();
     return this.started;
+  }
+
+  /** The last entry of each stream now, then the reading loop from there. */
+  private async run(): Promise<void> {
+    const streams = streamsToRead(this.opts.streamName, this.opts.streamCount);
+    for (let failures = 0; !this.stopped;) {
+      try {
+        const tails = await Promise.all(
+          streams.map((s) => command(this.client, ["XREVRANGE", s, "+", "-", "COUNT", "1"])),
+        );
+        streams.forEach((s, i) => this.lastIds.set(s, parseEntries(tails[i])[0]?.id ?? "0-0"));
+        break;
+      } catch (err) {
+        // Redis not there yet: report once, retry with the XREAD loop's pause
+        if (failures++ === 0) this.reportError(err);
+        await sleep(Math.min(1000, 50 * 2 ** failures));
+      }
+    }
+    if (this.stopped) return;
+    debug("reading %s from %o", streams, Object.fromEntries(this.lastIds));
+    const reader = await duplicate(this.client, () => {});
+    if (this.stopped) return disconnect(reader);
+    this.reader = reader;
+    void this.poll(reader);
   }
 
   private async poll(reader: RedisClient): Promise<void> {
@@ -211,6 +228,13 @@ class StreamsHub {
         continue;
       }
       for (const [stream, entries] of parseRead(reply)) {
+        if (debug.enabled)
+          debug(
+            "read %s after %s: %s",
+            stream,
+            this.lastIds.get(stream),
+            entries.map((e) => e.id),
+          );
         for (const entry of entries) {
           this.lastIds.set(stream, entry.id);
           const nsp = entry.fields.nsp;
@@ -446,7 +470,11 @@ export class RedisStreamsAdapter extends ClusterAdapter {
       String(this.opts.maxLen),
       "*",
       ...fields,
-    ]).then((id) => String(id));
+    ]).then((id) => {
+      if (debug.enabled)
+        debug("[%s] appended %s to %s (type %s)", this.uid, id, this.streamName, message.type);
+      return String(id);
+    });
   }
 
   protected override async doPublish(message: ClusterMessage): Promise<string> {
