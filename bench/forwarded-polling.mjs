@@ -18,12 +18,16 @@ import http from "node:http";
 import os from "node:os";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { pollingRequest } from "./polling-request.mjs";
 
 const argv = process.argv.slice(2);
 function opt(name, dflt) {
   const i = argv.indexOf(`--${name}`);
   return i !== -1 && i + 1 < argv.length ? Number(argv[i + 1]) : dflt;
 }
+
+/** The primary's process, once started (killed if the measurement fails). */
+let primary;
 
 const cpuNow = () => {
   const u = process.cpuUsage();
@@ -74,35 +78,16 @@ if (cluster.isWorker) {
       process.disconnect();
     }
   });
+  // the load generator ended (or failed) without "stop": end the workers too
+  process.on("disconnect", () => {
+    for (const w of workers) if (w.isConnected()) w.kill();
+  });
   process.send({ ports });
 } else {
-  await main();
-}
-
-function request(agent, port, method, sid, body) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: "127.0.0.1",
-        port,
-        method,
-        path: `/socket.io/?EIO=4&transport=polling${sid ? `&sid=${sid}` : ""}`,
-        agent,
-        headers: body ? { "content-type": "text/plain;charset=UTF-8" } : {},
-      },
-      (res) => {
-        const chunks = [];
-        res.on("data", (c) => chunks.push(c));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString();
-          if (res.statusCode !== 200) reject(new Error(`HTTP ${res.statusCode}: ${text}`));
-          else resolve(text);
-        });
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
+  await main().catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+    primary?.kill();
   });
 }
 
@@ -110,18 +95,18 @@ function request(agent, port, method, sid, body) {
 async function session(ownerPort, port, trips) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
   try {
-    const open = await request(agent, ownerPort, "GET", null);
+    const open = await pollingRequest(agent, ownerPort, "GET", null);
     const sid = JSON.parse(open.slice(1)).sid;
-    await request(agent, port, "POST", sid, "40");
-    const connect = await request(agent, port, "GET", sid);
+    await pollingRequest(agent, port, "POST", sid, "40");
+    const connect = await pollingRequest(agent, port, "GET", sid);
     if (!connect.startsWith("40")) throw new Error(`unexpected CONNECT answer ${connect}`);
     for (let n = 0; n < trips; n++) {
-      const answer = request(agent, port, "GET", sid);
-      await request(agent, port, "POST", sid, `42${n}["echo",${n}]`);
+      const answer = pollingRequest(agent, port, "GET", sid);
+      await pollingRequest(agent, port, "POST", sid, `42${n}["echo",${n}]`);
       const text = await answer;
       if (text !== `43${n}[${n}]`) throw new Error(`unexpected answer ${text} to ${n}`);
     }
-    await request(agent, port, "POST", sid, "1");
+    await pollingRequest(agent, port, "POST", sid, "1");
   } finally {
     agent.destroy();
   }
@@ -138,7 +123,7 @@ async function main() {
   const totalTrips = opt("trips", 1000);
   const sessions = opt("sessions", 10);
   const { fork } = await import("node:child_process");
-  const primary = fork(fileURLToPath(import.meta.url), ["--primary"], {
+  primary = fork(fileURLToPath(import.meta.url), ["--primary"], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   const ask = (message, key) =>

@@ -318,10 +318,13 @@ async function runPrimary(count, port) {
   const { setupPrimary } = await import("switchyard/cluster-adapter");
   setupPrimary();
   let stopping = false;
+  // the URL is printed once every worker listens (before that, the first ones would get every connection)
+  const listening = new Set();
   let announced = false;
   const fork = () => cluster.fork({ DEMO_PORT: String(port) });
-  cluster.on("listening", (_worker, address) => {
-    if (announced) return;
+  cluster.on("listening", (worker, address) => {
+    listening.add(worker.id);
+    if (announced || listening.size < count) return;
     announced = true;
     console.log(
       `Switchyard demo (${count} workers, cluster adapter, no sticky sessions) listening: open http://localhost:${address.port}`,
