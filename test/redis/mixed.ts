@@ -5,7 +5,15 @@
  */
 import assert from "node:assert/strict";
 import type { Socket as ClientSocket } from "socket.io-client";
-import { closeClients, record, startNode, uniqueKey, until, type ClusterNode } from "./cluster";
+import {
+  closeClients,
+  disconnected,
+  record,
+  startNode,
+  uniqueKey,
+  until,
+  type ClusterNode,
+} from "./cluster";
 import type { NodeConfig } from "./node";
 
 export interface Scenario {
@@ -50,8 +58,9 @@ export async function mixedCluster(s: Scenario): Promise<void> {
       members.push({ name, node, socket });
     }
     const byName = (n: string) => members.find((m) => m.name === n) as Member;
-    const join = (n: string, room: string) =>
-      new Promise<void>((resolve) => byName(n).socket.emit("join", room, () => resolve()));
+    const join = async (n: string, room: string) => {
+      await byName(n).socket.timeout(15000).emitWithAck("join", room);
+    };
     await join("a1", "room1");
     await join("b1", "room1");
     await join("b2", "room2");
@@ -264,8 +273,7 @@ export async function mixedCluster(s: Scenario): Promise<void> {
     assert.equal(received.get("a1")?.filter((a) => String(a[0]).startsWith("c-")).length, 0);
 
     // disconnectSockets, each way
-    const gone = (n: string) =>
-      new Promise<void>((resolve) => byName(n).socket.once("disconnect", () => resolve()));
+    const gone = (n: string) => disconnected(byName(n).socket, n);
     const b2gone = gone("b2");
     await A.run({ cmd: "disconnectSockets", rooms: ["room2"] });
     await b2gone;

@@ -17,7 +17,7 @@ import { Server as SioServer } from "socket.io";
 import { io as connect, type Socket as ClientSocket } from "socket.io-client";
 import { createAdapter, hashCode, streamFor } from "../../src/adapters/redis-streams";
 import { type AdapterConstructor, Server as SwitchyardServer } from "../../src/index";
-import { REDIS_URL, record, sleep, uniqueKey, until } from "./cluster";
+import { REDIS_URL, connected, record, uniqueKey, until } from "./cluster";
 
 type Client = ReturnType<typeof createClient>;
 type AnyFactory = Parameters<SioServer["adapter"]>[0];
@@ -28,7 +28,6 @@ const sockets: ClientSocket[] = [];
 after(async () => {
   for (const s of sockets) s.disconnect();
   for (const io of servers) await new Promise<void>((resolve) => io.close(() => resolve()));
-  await sleep(50);
   await Promise.allSettled(redisClients.map((c) => c.quit()));
 });
 
@@ -63,10 +62,7 @@ async function node(official: boolean, opts: Record<string, unknown>): Promise<N
 async function clientOf(n: Node, nsp: string): Promise<ClientSocket> {
   const s = connect(`http://127.0.0.1:${n.port}${nsp}`, { transports: ["websocket"] });
   sockets.push(s);
-  await new Promise<void>((resolve, reject) => {
-    s.once("connect", () => resolve());
-    s.once("connect_error", reject);
-  });
+  await connected(s, "a client");
   return s;
 }
 

@@ -113,6 +113,8 @@ export function streamsToRead(streamName: string, streamCount: number): string[]
 }
 
 const OFFSET = /^[0-9]+-[0-9]+$/;
+/** How long a broadcast's local delivery waits for its offset (the XADD's answer) before going without it. */
+const OFFSET_WAIT_MS = 2000;
 const RESTORE_PAGE = 1000;
 /** Kinds of messages that may carry binary (and so go to the stream as base64 msgpack). */
 const MAY_CARRY_BINARY: ReadonlySet<number> = new Set([
@@ -499,8 +501,9 @@ export class RedisStreamsAdapter extends ClusterAdapter {
 
   /**
    * Appends to the stream first, then delivers locally with the entry id as the offset (so every node sends
-   * the same offset). If Redis fails, the local delivery still happens (without an offset) and the error goes
-   * to the `error` event.
+   * the same offset). If Redis fails, or has not answered within OFFSET_WAIT_MS (a client holds its commands
+   * while reconnecting: node-redis's offline queue), the local delivery happens without an offset and the error
+   * goes to the `error` event; an entry that Redis takes later still reaches the other nodes.
    */
   override broadcast(packet: AdapterPacket, opts: BroadcastOptions): void | Promise<void> {
     if (opts.flags?.local || this.closed) return this.localBroadcast(packet, opts);
@@ -517,16 +520,29 @@ export class RedisStreamsAdapter extends ClusterAdapter {
       this.reportError(err);
       return this.localBroadcast(packet, opts);
     }
-    return sent.then(
-      (offset) => {
+    return new Promise<void>((resolve) => {
+      let delivered = false;
+      const deliver = (offset: string | undefined) => {
+        if (delivered) return;
+        delivered = true;
+        clearTimeout(timer);
         this.addOffsetIfNecessary(packet, opts, offset);
-        return this.localBroadcast(packet, opts);
-      },
-      (err: unknown) => {
+        this.localBroadcast(packet, opts);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.reportError(
+          new Error(
+            `no answer from Redis to XADD in ${OFFSET_WAIT_MS} ms: delivered without an offset`,
+          ),
+        );
+        deliver(undefined);
+      }, OFFSET_WAIT_MS);
+      sent.then(deliver, (err: unknown) => {
         this.reportError(err);
-        return this.localBroadcast(packet, opts);
-      },
-    );
+        deliver(undefined);
+      });
+    });
   }
 
   // ---- receiving ----------------------------------------------------------------------------------------
