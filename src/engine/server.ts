@@ -9,6 +9,7 @@ import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node
 import type { Duplex } from "node:stream";
 import cors from "cors";
 import createDebug from "debug";
+import type { WebSocket as WsSocket } from "ws";
 import { channels, type EngineWriteCounter } from "../diagnostics";
 import { AddressLimit, addressOf } from "./address-limit";
 import { attachToHttpServer } from "./attach";
@@ -26,12 +27,13 @@ import {
 } from "./options";
 import type { EngineProtocol } from "./protocol";
 import { Forwarder } from "../forwarding/forwarder";
+import type { RelayedWebSocket } from "../forwarding/relayed-websocket";
 import { generateSessionId } from "../util/ids";
 import { type EngineQuery, parseEngineQuery } from "./request";
 import { Socket } from "./socket";
 import { PollingTransport, type PollingHost } from "./transports/polling";
 import type { ResponseHeaders } from "./transports/transport";
-import type { WebSocketTransport } from "./transports/websocket";
+import { WebSocketTransport } from "./transports/websocket";
 import { UpgradeEntry } from "./ws-upgrade";
 
 const debug = createDebug("switchyard:engine");
@@ -94,6 +96,10 @@ export class Server extends EventEmitter {
       openSession: (id, transport, req, protocol) => this.openSession(id, transport, req, protocol),
       emitResponseHeaders: (headers, req, initial, sid) =>
         this.emitResponseHeaders(headers, req, initial, sid),
+      relayWebSocket:
+        opts.forwarding === undefined
+          ? undefined
+          : (ws, req, sid) => this.forwarder?.relayWebSocket(ws, req, sid),
     });
     this.openSuffixes = openPacketSuffixes(this.opts, (name) => this._upgradesFrom(name));
     if (opts.cors) this.use(cors(opts.cors));
@@ -107,6 +113,7 @@ export class Server extends EventEmitter {
         serve: (req, res) => this.serveForwarded(req, res),
         refuseUnknown: (res, sid) =>
           answerRefusedRequest(res, { code: ErrorCode.UNKNOWN_SID, context: { sid } }),
+        adoptWebSocket: (ws, sid, url) => this.adoptWebSocket(ws, sid, url),
       });
     }
     this.init();
@@ -196,6 +203,28 @@ export class Server extends EventEmitter {
     const refusal = this.check(req, query, false);
     if (refusal !== undefined) return this.refuseRequest(req, res, refusal);
     this.serveSession(req, res, query.sid ?? "");
+  }
+
+  /** A WebSocket of local session `sid` that landed on another node: the session upgrades to it if it may. */
+  private adoptWebSocket(ws: RelayedWebSocket, sid: string, url: string): boolean {
+    const session = this.clients[sid];
+    const query = parseEngineQuery(url);
+    if (
+      session === undefined ||
+      query.transport !== "websocket" ||
+      !this.opts.allowUpgrades ||
+      session.readyState !== "open" ||
+      session.upgrading ||
+      session.upgraded
+    )
+      return false;
+    const transport = new WebSocketTransport(
+      ws as unknown as WsSocket,
+      true, // no socket here: every packet through send()
+      session.engineProtocol,
+    );
+    session._maybeUpgrade(transport);
+    return true;
   }
 
   private async handshakePolling(

@@ -65,6 +65,11 @@ export interface UpgradeHost {
     initial: boolean,
     sid: string,
   ): void;
+  /**
+   * With the `forwarding` option: takes a WebSocket accepted for `sid`, a session this node does not have, and
+   * relays it to the session's owner.
+   */
+  relayWebSocket: ((ws: WsSocket, req: IncomingMessage, sid: string) => void) | undefined;
 }
 
 export class UpgradeEntry {
@@ -132,6 +137,13 @@ export class UpgradeEntry {
     res: UpgradeResponse | null,
   ): void {
     const refusal = this.host.check(req, query, true);
+    if (
+      refusal?.code === ErrorCode.UNKNOWN_SID &&
+      query.sid &&
+      query.transport === "websocket" &&
+      this.host.relayWebSocket !== undefined
+    )
+      return this.relay(req, socket, head, query.sid, this.host.relayWebSocket);
     if (refusal !== undefined) return this.refuse(req, socket, refusal);
     if (query.sid) {
       const session = this.host.session(query.sid);
@@ -200,6 +212,28 @@ export class UpgradeEntry {
       // the 101 is written: the stub response is kept only if someone waits for its "close"
       res?.detachIfUnobserved();
     }
+  }
+
+  /** Accepts the WebSocket of a session another node owns; the forwarding relays its frames to the owner. */
+  private relay(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    sid: string,
+    relayWebSocket: (ws: WsSocket, req: IncomingMessage, sid: string) => void,
+  ): void {
+    const ws = this.ws;
+    if (ws === null || this.host.isClosed()) {
+      answerRefusedUpgrade(socket, {
+        code: ErrorCode.BAD_REQUEST,
+        context: { message: EngineErrorMessages.SERVER_CLOSED },
+      });
+      return;
+    }
+    ws.handleUpgrade(req, socket, head, (websocket) => {
+      socket.removeListener("error", onUpgradeSocketError);
+      relayWebSocket(websocket, req, sid);
+    });
   }
 
   private onUpgradeHeaders(lines: string[], req: IncomingMessage): void {
