@@ -86,12 +86,17 @@ export class Client<
     this.decoder = decoder;
     // Shared listeners find their client through a symbol: no closures per connection.
     (decoder as unknown as Owned)[kClient] = this;
-    (conn as unknown as Owned)[kClient] = this;
     decoder.on("decoded", onDecoded);
-    conn.on("data", onData);
-    conn.on("error", onError);
-    conn.on("close", onClose);
-    conn.on("bufferDrain", onBufferDrain);
+    if (this.ownEngine) {
+      // our engine calls the client directly (and never emits "error")
+      conn._setConsumer(this);
+    } else {
+      (conn as unknown as Owned)[kClient] = this;
+      conn.on("data", onData);
+      conn.on("error", onError);
+      conn.on("close", onClose);
+      conn.on("bufferDrain", onBufferDrain);
+    }
     this.connectTimer = setTimeout(onConnectTimeout, server._connectTimeout, this);
     // a v2 client (Engine.IO 3, Socket.IO protocol 4) is in the main namespace without asking
     if (conn.protocol === 3) this.connect("/", {});
