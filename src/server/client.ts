@@ -7,7 +7,7 @@ import type { IncomingMessage } from "node:http";
 import createDebug from "debug";
 import type { EncodedPacket } from "../adapter/adapter";
 import { Socket as EngineSocket } from "../engine";
-import { type Packet, PacketType } from "../parser";
+import { type Decoder, type Packet, PacketType } from "../parser";
 import { ServerErrorMessage } from "./errors";
 import { LimitErrorMessage, packetBucket } from "./limits";
 import type { TokenBucket } from "../util/token-bucket";
@@ -49,7 +49,11 @@ export class Client<
   readonly requestHeaders: IncomingMessage["headers"];
   readonly requestUrl: string;
   readonly requestSecure: boolean;
-  private readonly decoder: InstanceType<Server["_parser"]["Decoder"]>;
+  /**
+   * The connection's own decoder: always with a custom parser; with the built-in one only while a binary packet
+   * waits for its attachments (otherwise the server's shared decoder decodes for this client).
+   */
+  private decoder: InstanceType<Server["_parser"]["Decoder"]> | Decoder | undefined;
   /** Sockets by namespace name. */
   private readonly nsps = new Map<
     string,
@@ -82,11 +86,13 @@ export class Client<
     this.requestSecure = Boolean((req.socket as { encrypted?: boolean } | undefined)?.encrypted);
     this.bucket = packetBucket(server._limits.packetRateLimit);
     this.ownEngine = conn instanceof EngineSocket;
-    const decoder = new server._parser.Decoder();
-    this.decoder = decoder;
-    // Shared listeners find their client through a symbol: no closures per connection.
-    (decoder as unknown as Owned)[kClient] = this;
-    decoder.on("decoded", onDecoded);
+    if (server._sharedDecoder === undefined) {
+      const decoder = new server._parser.Decoder();
+      this.decoder = decoder;
+      // Shared listeners find their client through a symbol: no closures per connection.
+      (decoder as unknown as Owned)[kClient] = this;
+      decoder.on("decoded", onDecoded);
+    }
     if (this.ownEngine) {
       // our engine calls the client directly (and never emits "error")
       conn._setConsumer(this);
@@ -247,7 +253,15 @@ export class Client<
   /** @internal An engine message: decoded whole, then its packets handled. */
   _ondata(data: unknown): void {
     try {
-      this.decoder.add(data);
+      const decoder = this.decoder;
+      const shared = this.server._sharedDecoder;
+      if (decoder === undefined) {
+        this.decoder = (shared as Decoder)._decodeFor(this, data as string | Buffer);
+      } else {
+        (decoder as { add(chunk: unknown): void }).add(data);
+        // the binary packet is complete: back to the shared decoder
+        if (shared !== undefined && !(decoder as Decoder)._waiting) this.decoder = undefined;
+      }
     } catch (err) {
       this.decoded = undefined;
       debug("invalid packet from %s: %s", this.id, (err as Error).message);
@@ -360,7 +374,8 @@ export class Client<
     for (const socket of this.everySocket()) socket._onclose(reason, description);
     this.nsps.clear();
     this.displaced = undefined;
-    this.decoder.destroy();
+    this.decoder?.destroy();
+    this.decoder = undefined;
     if (this.connectTimer) {
       clearTimeout(this.connectTimer);
       this.connectTimer = undefined;
