@@ -65,8 +65,11 @@ export class Client<
    */
   private displaced: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>[] | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
-  /** Namespaces with a CONNECT in progress: one at a time per namespace (later ones are ignored). */
-  private readonly connecting = new Set<string>();
+  /**
+   * Namespaces with a CONNECT in progress: one at a time per namespace (later ones are ignored). Made when a
+   * CONNECT starts and dropped once none is in progress: an idle connection holds no set.
+   */
+  private connecting: Set<string> | undefined;
   /** The `packetRateLimit` bucket, when that limit is on. */
   private readonly bucket: TokenBucket | undefined;
   /** Packets decoded from the current engine message, handled once it is fully decoded. */
@@ -130,11 +133,14 @@ export class Client<
   }
 
   private connect(name: string, auth: Record<string, unknown>): void {
-    if (this.connecting.has(name)) {
+    if (this.connecting?.has(name)) {
       debug.enabled && debug("CONNECT to %s already in progress for %s: ignored", name, this.id);
       return;
     }
-    if (this.nsps.size + this.connecting.size >= this.server._limits.maxNamespacesPerConnection) {
+    if (
+      this.nsps.size + (this.connecting?.size ?? 0) >=
+      this.server._limits.maxNamespacesPerConnection
+    ) {
       debug("too many namespaces for %s", this.id);
       this._packet({
         type: PacketType.CONNECT_ERROR,
@@ -143,7 +149,7 @@ export class Client<
       });
       return;
     }
-    this.connecting.add(name);
+    (this.connecting ??= new Set()).add(name);
     if (this.server._nsps.has(name)) {
       this.doConnect(name, auth);
       return;
@@ -152,7 +158,7 @@ export class Client<
       if (dynamic && !this.closed) {
         this.doConnect(name, auth);
       } else {
-        this.connecting.delete(name);
+        this.endConnect(name);
         debug("unknown namespace %s", name);
         this._packet({
           type: PacketType.CONNECT_ERROR,
@@ -163,13 +169,21 @@ export class Client<
     });
   }
 
+  /** The CONNECT to `name` is over (joined or refused). */
+  private endConnect(name: string): void {
+    const connecting = this.connecting;
+    if (connecting === undefined) return;
+    connecting.delete(name);
+    if (connecting.size === 0) this.connecting = undefined;
+  }
+
   private doConnect(name: string, auth: Record<string, unknown>): void {
     const nsp = this.server.of(name);
     nsp._add(
       this,
       auth,
       (socket) => {
-        this.connecting.delete(name);
+        this.endConnect(name);
         const previous = this.nsps.get(nsp.name);
         if (previous) (this.displaced ??= []).push(previous);
         this.nsps.set(nsp.name, socket);
@@ -178,7 +192,7 @@ export class Client<
           this.connectTimer = undefined;
         }
       },
-      () => this.connecting.delete(name),
+      () => this.endConnect(name),
     );
   }
 
