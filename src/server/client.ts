@@ -54,11 +54,14 @@ export class Client<
    * waits for its attachments (otherwise the server's shared decoder decodes for this client).
    */
   private decoder: InstanceType<Server["_parser"]["Decoder"]> | Decoder | undefined;
-  /** Sockets by namespace name. */
-  private readonly nsps = new Map<
-    string,
-    Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>
-  >();
+  /**
+   * Sockets by namespace name: the first in two fields (most connections join one namespace), the others in a
+   * Map made when a second namespace is joined.
+   */
+  private firstNsp: string | undefined;
+  private firstSocket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData> | undefined;
+  private otherNsps:
+    Map<string, Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>> | undefined;
   /**
    * Sockets whose namespace was connected again by the same client (a second CONNECT answered while the first
    * was in the middlewares): no longer reachable by name, they still leave with the connection.
@@ -119,7 +122,7 @@ export class Client<
   /** @internal A connection that joined no namespace in time is closed. */
   _onConnectTimeout(): void {
     this.connectTimer = undefined;
-    if (this.nsps.size === 0) {
+    if (this.namespaceCount() === 0) {
       debug("no namespace joined in time, closing %s", this.id);
       this.close();
     }
@@ -138,7 +141,7 @@ export class Client<
       return;
     }
     if (
-      this.nsps.size + (this.connecting?.size ?? 0) >=
+      this.namespaceCount() + (this.connecting?.size ?? 0) >=
       this.server._limits.maxNamespacesPerConnection
     ) {
       debug("too many namespaces for %s", this.id);
@@ -184,9 +187,9 @@ export class Client<
       auth,
       (socket) => {
         this.endConnect(name);
-        const previous = this.nsps.get(nsp.name);
+        const previous = this.socketOf(nsp.name);
         if (previous) (this.displaced ??= []).push(previous);
-        this.nsps.set(nsp.name, socket);
+        this.setSocket(nsp.name, socket);
         if (this.connectTimer) {
           clearTimeout(this.connectTimer);
           this.connectTimer = undefined;
@@ -199,24 +202,60 @@ export class Client<
   /** @internal Disconnects every socket of this connection, then closes it. */
   _disconnect(): void {
     for (const socket of this.everySocket()) socket.disconnect();
-    this.nsps.clear();
+    this.clearSockets();
     this.displaced = undefined;
     this.close();
   }
 
   /** @internal Forgets a socket that left its namespace. */
   _remove(socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>): void {
-    if (this.nsps.get(socket.nsp.name) === socket) {
-      this.nsps.delete(socket.nsp.name);
+    if (this.socketOf(socket.nsp.name) === socket) {
+      this.deleteSocket(socket.nsp.name);
     } else if (this.displaced) {
       const index = this.displaced.indexOf(socket);
       if (index !== -1) this.displaced.splice(index, 1);
     }
   }
 
+  private socketOf(
+    name: string,
+  ): Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData> | undefined {
+    return name === this.firstNsp ? this.firstSocket : this.otherNsps?.get(name);
+  }
+
+  private setSocket(
+    name: string,
+    socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
+  ): void {
+    if (this.otherNsps?.has(name) || (this.firstNsp !== undefined && this.firstNsp !== name)) {
+      (this.otherNsps ??= new Map()).set(name, socket);
+    } else {
+      this.firstNsp = name;
+      this.firstSocket = socket;
+    }
+  }
+
+  private deleteSocket(name: string): void {
+    if (name === this.firstNsp) {
+      this.firstNsp = undefined;
+      this.firstSocket = undefined;
+    } else this.otherNsps?.delete(name);
+  }
+
+  private clearSockets(): void {
+    this.firstNsp = undefined;
+    this.firstSocket = undefined;
+    this.otherNsps = undefined;
+  }
+
+  private namespaceCount(): number {
+    return (this.firstSocket !== undefined ? 1 : 0) + (this.otherNsps?.size ?? 0);
+  }
+
   /** Every socket of this connection (the rare displaced ones included). */
   private everySocket(): Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>[] {
-    const sockets = [...this.nsps.values()];
+    const sockets = this.firstSocket !== undefined ? [this.firstSocket] : [];
+    if (this.otherNsps) for (const socket of this.otherNsps.values()) sockets.push(socket);
     if (this.displaced) sockets.push(...this.displaced);
     return sockets;
   }
@@ -309,7 +348,7 @@ export class Client<
       this.handleWithQuery(packet);
       return;
     }
-    const socket = this.nsps.get(packet.nsp);
+    const socket = this.socketOf(packet.nsp);
     if (!socket && packet.type === PacketType.CONNECT) {
       this.connect(packet.nsp, (packet.data as Record<string, unknown> | undefined) ?? {});
     } else if (
@@ -333,7 +372,7 @@ export class Client<
     const auth = Object.create(null) as Record<string, unknown>;
     for (const [key, value] of url.searchParams) auth[key] = value;
     const name = url.pathname;
-    const socket = this.nsps.get(name);
+    const socket = this.socketOf(name);
     if (!socket && packet.type === PacketType.CONNECT) this.connect(name, auth);
     else if (
       socket &&
@@ -386,7 +425,7 @@ export class Client<
     this.closed = true;
     debug.enabled && debug("client %s closed: %s", this.id, reason);
     for (const socket of this.everySocket()) socket._onclose(reason, description);
-    this.nsps.clear();
+    this.clearSockets();
     this.displaced = undefined;
     this.decoder?.destroy();
     this.decoder = undefined;
