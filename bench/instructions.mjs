@@ -154,10 +154,12 @@ async function pollingClient(port) {
     op: async () => {
       const got = request("GET", sid);
       await request("POST", sid, `42${id++}["echo",${PAYLOAD}]`);
-      let text = await got;
-      while (!text.includes("43")) {
-        if (text === "2") await request("POST", sid, "3");
-        text = await request("GET", sid);
+      let packets = (await got).split("\x1e");
+      for (;;) {
+        // a ping may come with the ack or alone: answered, or the session times out under valgrind's pace
+        if (packets.includes("2")) await request("POST", sid, "3");
+        if (packets.some((p) => p.startsWith("43"))) break;
+        packets = (await request("GET", sid)).split("\x1e");
       }
     },
     close: () => agent.destroy(),
