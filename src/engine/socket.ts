@@ -35,6 +35,22 @@ export type MessageData = RawData | PreparedMessage | ArrayBuffer | ArrayBufferV
 
 const DEFAULT_OPTIONS: PacketOptions = Object.freeze({ compress: true });
 
+/** EventEmitter's own count of event names with listeners (a field every emitter has had since Node 0.x). */
+interface CountedEmitter {
+  _eventsCount: number;
+}
+
+/**
+ * @internal The layer above (the Socket.IO client of this connection), called directly before the `data`,
+ * `close` and `bufferDrain` events: the same order as a listener registered first, without a listener entry
+ * (and the dictionary V8 makes of a listener map) per connection.
+ */
+export interface SessionConsumer {
+  _ondata(data: RawData | undefined): void;
+  _onclose(reason: CloseReason, description?: unknown): void;
+  _ondrain(): void;
+}
+
 // The Socket is a TransportOwner, a HeartbeatNode and a HeartbeatSession, checked where it is passed as one: those
 // members are internal and left out of the published types, so no `implements` clause names them.
 export class Socket extends EventEmitter {
@@ -64,6 +80,7 @@ export class Socket extends EventEmitter {
   /** Set once the buffer passed `sendBufferHighWaterMark`; cleared (with `bufferDrain`) when back under it. */
   private overHighWaterMark = false;
   private upgradeState: Upgrade | null = null;
+  private consumer: SessionConsumer | null = null;
   /** The pong deadline was extended by other traffic (always true where the protocol has no such rule). */
   private pongRefreshed: boolean;
   /** @internal heartbeat links */
@@ -107,6 +124,19 @@ export class Socket extends EventEmitter {
    */
   get needsDrain(): boolean {
     return this.overHighWaterMark;
+  }
+
+  /** @internal Sets the layer above, which hears data, close and bufferDrain before any listener. */
+  _setConsumer(consumer: SessionConsumer): void {
+    this.consumer = consumer;
+  }
+
+  /**
+   * Whether anything listens to this session: most sessions have no listener (the Socket.IO layer is called
+   * directly), and each emit without one still costs a megamorphic lookup, several times per packet.
+   */
+  private get observed(): boolean {
+    return (this as unknown as CountedEmitter)._eventsCount > 0;
   }
 
   /** Whether an upgrade is in progress. */
@@ -160,7 +190,7 @@ export class Socket extends EventEmitter {
     } else if (data !== undefined && data !== "") {
       packet.data = toRawData(data);
     }
-    this.emit("packetCreate", packet);
+    if (this.observed) this.emit("packetCreate", packet);
     this.writeBuffer.push(packet);
     this.queuedBytes += packetSize(packet);
     if (typeof callback === "function") (this.packetsFn ??= []).push(callback);
@@ -207,8 +237,10 @@ export class Socket extends EventEmitter {
       return;
     }
     const buffer = this.writeBuffer;
-    this.emit("flush", buffer);
-    this.server.emit("flush", this, buffer);
+    const observed = this.observed;
+    const server = this.server;
+    if (observed) this.emit("flush", buffer);
+    if (server._writeListeners > 0) server.emit("flush", this, buffer);
     this.writeBuffer = [];
     this.queuedBytes = 0;
     if (channels.enginePacketOut.hasSubscribers) {
@@ -219,8 +251,8 @@ export class Socket extends EventEmitter {
     const callbacks = this.packetsFn;
     this.packetsFn = null;
     this.transport.send(buffer, callbacks);
-    this.emit("drain");
-    this.server.emit("drain", this);
+    if (observed) this.emit("drain");
+    if (server._writeListeners > 0) server.emit("drain", this);
   }
 
   /** The upgrades the client may try from the current transport. */
@@ -260,7 +292,7 @@ export class Socket extends EventEmitter {
     debug.enabled && debug("%s: received %s", this.id, packet.type);
     if (channels.enginePacketIn.hasSubscribers)
       channels.enginePacketIn.publish({ socket: this, packet });
-    this.emit("packet", packet);
+    if (this.observed) this.emit("packet", packet);
     if (this.hbList === ListId.PONG && !this.pongRefreshed && packet.type !== "pong") {
       // incoming traffic shows the peer is alive: extend the pong deadline once per ping
       this.pongRefreshed = true;
@@ -277,8 +309,12 @@ export class Socket extends EventEmitter {
         this.onClose("parse error");
         break;
       case "message":
-        this.emit("data", packet.data);
-        this.emit("message", packet.data);
+        this.consumer?._ondata(packet.data);
+        // read again: the application may have started listening while handling this message
+        if (this.observed) {
+          this.emit("data", packet.data);
+          this.emit("message", packet.data);
+        }
         break;
       default:
         break;
@@ -301,6 +337,7 @@ export class Socket extends EventEmitter {
     this.flush();
     if (this.overHighWaterMark && this.bufferedAmount <= this.server.opts.sendBufferHighWaterMark) {
       this.overHighWaterMark = false;
+      this.consumer?._ondrain();
       this.emit("bufferDrain");
     }
     this.upgradeState?.onPollingReady();
@@ -389,6 +426,7 @@ export class Socket extends EventEmitter {
     if (channels.engineClose.hasSubscribers) {
       channels.engineClose.publish({ socket: this, reason, transport: transport.name });
     }
+    this.consumer?._onclose(reason, description);
     this.emit("close", reason, description);
   }
 }

@@ -125,6 +125,11 @@ export class Server<
   readonly encoder: InstanceType<Parser["Encoder"]>;
   /** @internal */
   readonly _parser: Parser;
+  /**
+   * @internal With the built-in parser: one decoder for every connection not in the middle of a binary packet
+   * (see Client), instead of a decoder and its listener per connection.
+   */
+  readonly _sharedDecoder: defaultParser.Decoder | undefined;
   /** @internal Namespaces by name. */
   readonly _nsps = new Map<
     string,
@@ -173,6 +178,7 @@ export class Server<
     this._path = (opts.path ?? "/socket.io").replace(/\/$/, "");
     this._serveClient = opts.serveClient !== false;
     this._parser = opts.parser ?? (defaultParser as unknown as Parser);
+    this._sharedDecoder = opts.parser === undefined ? new defaultParser.Decoder() : undefined;
     this.prepareBroadcasts = opts.parser === undefined;
     this.encoder = new this._parser.Encoder();
     this._connectTimeout = opts.connectTimeout || 45000;
