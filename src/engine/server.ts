@@ -71,16 +71,9 @@ export class Server extends EventEmitter {
   private readonly addressLimit: AddressLimit;
   /** Present with the `forwarding` option: serves requests for sessions of other nodes. */
   private readonly forwarder: Forwarder | undefined;
-  /**
-   * @internal Listeners of the per-write events ("flush", "drain"): sessions emit them on the server only when
-   * there is one, since an emit without listeners still costs a lookup per write.
-   */
-  _writeListeners = 0;
 
   constructor(opts: ServerOptions = {}) {
     super();
-    this.on("newListener", countWriteListener);
-    this.on("removeListener", uncountWriteListener);
     this.opts = resolveOptions(opts);
     this.cookie = resolveCookieOptions(opts.cookie);
     this.addressLimit = new AddressLimit(this.opts.maxConnectionsPerAddress);
@@ -357,12 +350,4 @@ export class Server extends EventEmitter {
     attachToHttpServer(this, server, options);
     return this;
   }
-}
-
-function countWriteListener(this: Server, event: string | symbol): void {
-  if (event === "flush" || event === "drain") this._writeListeners++;
-}
-
-function uncountWriteListener(this: Server, event: string | symbol): void {
-  if (event === "flush" || event === "drain") this._writeListeners--;
 }

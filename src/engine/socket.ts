@@ -35,11 +35,6 @@ export type MessageData = RawData | PreparedMessage | ArrayBuffer | ArrayBufferV
 
 const DEFAULT_OPTIONS: PacketOptions = Object.freeze({ compress: true });
 
-/** EventEmitter's own count of event names with listeners (a field every emitter has had since Node 0.x). */
-interface CountedEmitter {
-  _eventsCount: number;
-}
-
 /**
  * @internal The layer above (the Socket.IO client of this connection), called directly before the `data`,
  * `close` and `bufferDrain` events: the same order as a listener registered first, without a listener entry
@@ -131,14 +126,6 @@ export class Socket extends EventEmitter {
     this.consumer = consumer;
   }
 
-  /**
-   * Whether anything listens to this session: most sessions have no listener (the Socket.IO layer is called
-   * directly), and each emit without one still costs a megamorphic lookup, several times per packet.
-   */
-  private get observed(): boolean {
-    return (this as unknown as CountedEmitter)._eventsCount > 0;
-  }
-
   /** Whether an upgrade is in progress. */
   get upgrading(): boolean {
     return this.upgradeState !== null;
@@ -190,7 +177,7 @@ export class Socket extends EventEmitter {
     } else if (data !== undefined && data !== "") {
       packet.data = toRawData(data);
     }
-    if (this.observed) this.emit("packetCreate", packet);
+    this.emit("packetCreate", packet);
     this.writeBuffer.push(packet);
     this.queuedBytes += packetSize(packet);
     if (typeof callback === "function") (this.packetsFn ??= []).push(callback);
@@ -237,10 +224,8 @@ export class Socket extends EventEmitter {
       return;
     }
     const buffer = this.writeBuffer;
-    const observed = this.observed;
-    const server = this.server;
-    if (observed) this.emit("flush", buffer);
-    if (server._writeListeners > 0) server.emit("flush", this, buffer);
+    this.emit("flush", buffer);
+    this.server.emit("flush", this, buffer);
     this.writeBuffer = [];
     this.queuedBytes = 0;
     if (channels.enginePacketOut.hasSubscribers) {
@@ -251,8 +236,8 @@ export class Socket extends EventEmitter {
     const callbacks = this.packetsFn;
     this.packetsFn = null;
     this.transport.send(buffer, callbacks);
-    if (observed) this.emit("drain");
-    if (server._writeListeners > 0) server.emit("drain", this);
+    this.emit("drain");
+    this.server.emit("drain", this);
   }
 
   /** The upgrades the client may try from the current transport. */
@@ -292,7 +277,7 @@ export class Socket extends EventEmitter {
     debug.enabled && debug("%s: received %s", this.id, packet.type);
     if (channels.enginePacketIn.hasSubscribers)
       channels.enginePacketIn.publish({ socket: this, packet });
-    if (this.observed) this.emit("packet", packet);
+    this.emit("packet", packet);
     if (this.hbList === ListId.PONG && !this.pongRefreshed && packet.type !== "pong") {
       // incoming traffic shows the peer is alive: extend the pong deadline once per ping
       this.pongRefreshed = true;
@@ -310,11 +295,8 @@ export class Socket extends EventEmitter {
         break;
       case "message":
         this.consumer?._ondata(packet.data);
-        // read again: the application may have started listening while handling this message
-        if (this.observed) {
-          this.emit("data", packet.data);
-          this.emit("message", packet.data);
-        }
+        this.emit("data", packet.data);
+        this.emit("message", packet.data);
         break;
       default:
         break;
