@@ -157,6 +157,14 @@ io.on("connection", (socket) => {
     if (typeof ack === "function") ack({ sent: fanout.sent });
   });
 
+  // `burst` (n): n broadcasts of "tick" to "all" in one tick (bench/metrics-cost.mjs's fixed fan-out workload)
+  socket.on("burst", (n) => {
+    for (let i = 0; i < n; i++) {
+      fanout.sent++;
+      io.to("all").emit("tick", { seq: fanout.sent, t: Date.now(), pad: PAD });
+    }
+  });
+
   socket.on("progress", (delivered) => {
     if (typeof delivered === "number") {
       fanout.delivered = delivered;
