@@ -18,10 +18,19 @@
 //   load generator has received since it turned the loop on, summed over its clients) keeps at most `window` broadcasts in
 //   flight, so that the server's buffers stay bounded and every message counted was delivered.
 // - with BENCH_DROP_REQUEST=1 in the environment, it drops each connection's request (see below).
+//
+// As a cluster node (`--adapter classic|sharded|dynamic --redis <url> --key <prefix>`, started so by
+// run.mjs's cluster-* scenarios) it also:
+// - joins the rooms listed in the handshake auth ({ rooms: [...] });
+// - `burst` ({ room, count }) broadcasts `count` ticks to `room` at once;
+// - `requests` ({ kind: "fetchSockets"|"serverSideEmit", durationMs }) runs that cross-node request
+//   in a closed loop and answers its count and latency p50/p99; every node answers the
+//   server-side event "bench-ping" through its ack.
 import http from "node:http";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { performance } from "node:perf_hooks";
 import v8 from "node:v8";
 
 const require = createRequire(import.meta.url);
@@ -45,13 +54,42 @@ function loadServerClass(name) {
   );
 }
 
+// A cluster node (bench/run.mjs's cluster-* scenarios): --adapter classic|sharded|dynamic --redis
+// <url> --key <prefix>. Switchyard runs with its own Redis adapter, socket.io with the official
+// @socket.io/redis-adapter 8; both over the `redis` client, both in the same mode.
+const adapterMode = argValue("--adapter", null);
+const redisUrl = argValue("--redis", "redis://127.0.0.1:6379");
+const clusterKey = argValue("--key", "switchyard-bench");
+
+async function redisAdapter() {
+  if (!adapterMode) return null;
+  const lib = require(
+    impl === "socket.io" ? "@socket.io/redis-adapter" : "switchyard/redis-adapter",
+  );
+  const { createClient } = require("redis");
+  const pub = createClient({ url: redisUrl });
+  const sub = pub.duplicate();
+  // A node that loses Redis ends the run (its figures would be wrong), instead of crashing unexplained.
+  for (const c of [pub, sub]) c.on("error", (e) => console.error(`redis client: ${e.message}`));
+  await Promise.all([pub.connect(), sub.connect()]);
+  if (adapterMode === "classic") return lib.createAdapter(pub, sub, { key: clusterKey });
+  if (adapterMode === "sharded" || adapterMode === "dynamic")
+    return lib.createShardedAdapter(pub, sub, {
+      channelPrefix: clusterKey,
+      subscriptionMode: adapterMode === "sharded" ? "static" : "dynamic",
+    });
+  throw new Error(`unknown --adapter ${adapterMode} (expected classic, sharded or dynamic)`);
+}
+
 const Server = loadServerClass(impl);
 const httpServer = http.createServer();
+const adapter = await redisAdapter();
 const io = new Server(httpServer, {
   // Generous limits so that the load, not the defaults, decides what happens.
   pingInterval: 25000,
   pingTimeout: 20000,
   serveClient: false,
+  ...(adapter ? { adapter } : {}),
 });
 // switchyard+metrics: the same server with switchyard/metrics collecting, served at /metrics
 if (impl === "switchyard+metrics")
@@ -132,8 +170,11 @@ if (process.env.BENCH_DROP_REQUEST === "1") {
 }
 
 io.on("connection", (socket) => {
-  const control = Boolean(socket.handshake.auth && socket.handshake.auth.control);
+  const auth = socket.handshake.auth || {};
+  const control = Boolean(auth.control);
   if (!control) socket.join("all");
+  // cluster-traffic: some clients are members of a room that not every node has
+  if (Array.isArray(auth.rooms)) for (const room of auth.rooms) socket.join(String(room));
 
   socket.on("echo", (msg, ack) => {
     if (typeof ack === "function") ack(msg);
@@ -157,12 +198,20 @@ io.on("connection", (socket) => {
     if (typeof ack === "function") ack({ sent: fanout.sent });
   });
 
-  // `burst` (n): n broadcasts of "tick" to "all" in one tick (bench/metrics-cost.mjs's fixed fan-out workload)
-  socket.on("burst", (n) => {
-    for (let i = 0; i < n; i++) {
+  // cluster-traffic: `count` broadcasts of "tick" to `room`, emitted at once (the caller waits for
+  // their delivery before counting Redis's traffic).
+  socket.on("burst", (opts, ack) => {
+    for (let i = 0; i < opts.count; i++) {
       fanout.sent++;
-      io.to("all").emit("tick", { seq: fanout.sent, t: Date.now(), pad: PAD });
+      io.to(opts.room).emit("tick", { seq: fanout.sent, t: Date.now(), pad: PAD });
     }
+    if (typeof ack === "function") ack({ sent: fanout.sent });
+  });
+
+  // cluster-requests: a closed loop of one cross-node request kind for `durationMs`; answers the
+  // count and the latencies' p50/p99 (ms).
+  socket.on("requests", (opts, ack) => {
+    void requestLoop(opts).then(ack, (err) => ack({ error: String(err && err.message) }));
   });
 
   socket.on("progress", (delivered) => {
@@ -172,6 +221,45 @@ io.on("connection", (socket) => {
     }
   });
 });
+
+// The other nodes answer serverSideEmit("bench-ping") through its ack.
+io.of("/").on("bench-ping", (n, ack) => {
+  if (typeof ack === "function") ack(n);
+});
+
+const REQUESTS = {
+  fetchSockets: () => io.fetchSockets(),
+  serverSideEmit: (n) => io.serverSideEmitWithAck("bench-ping", n),
+};
+
+async function requestLoop({ kind, durationMs }) {
+  const request = REQUESTS[kind];
+  if (!request) throw new Error(`unknown request kind ${kind}`);
+  const latencies = [];
+  let n = 0;
+  let expected = null;
+  const end = performance.now() + durationMs;
+  const cpu0 = process.cpuUsage();
+  while (performance.now() < end) {
+    const t = performance.now();
+    const answer = await request(n++);
+    latencies.push(performance.now() - t);
+    // every round must hear from every node: the same count of sockets or of answers each time
+    const size = answer.length;
+    if (expected === null) expected = size;
+    else if (size !== expected) throw new Error(`${kind}: ${expected} answers, then ${size}`);
+  }
+  const cpu = process.cpuUsage(cpu0);
+  latencies.sort((a, b) => a - b);
+  const at = (p) => latencies[Math.min(latencies.length - 1, Math.ceil(p * latencies.length) - 1)];
+  return {
+    count: latencies.length,
+    answers: expected,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    requesterCpuUs: cpu.user + cpu.system,
+  };
+}
 
 // The runner may also ask over IPC (it does not use a socket for that, so nothing is perturbed).
 process.on("message", (msg) => {

@@ -579,7 +579,239 @@ async function polling(port, p) {
   };
 }
 
+// ---------------------------------------------------------------------------------------------
+// Cluster scenarios: several server processes on one Redis (p.ports, the first one is where
+// broadcasts and requests start); a control socket on each node for its figures.
+
+// Opens `total` clients spread round-robin over the nodes; `options(node)` gives each node's
+// connect options. Returns the sockets and how many landed on each node.
+async function openSpread(ports, total, concurrency, options) {
+  const perNode = ports.map(
+    (_, i) => Math.floor(total / ports.length) + (i < total % ports.length),
+  );
+  const sockets = await openMany(total, concurrency, (i) =>
+    connectSio(ports[i % ports.length], options(i % ports.length)),
+  );
+  return { sockets, perNode };
+}
+
+const statsAll = (ctls) => Promise.all(ctls.map((c) => c.stats()));
+const cpuOf = (s) => s.cpu.user + s.cpu.system;
+
+// Fan-out across nodes: clients spread over the nodes, the first node broadcasts "tick" to "all"
+// as fast as they are received (the same flow control as `fanout`, over the sum of all clients).
+// Delivered messages/s; server CPU per delivered message, on each node and over all of them.
+async function clusterFanout(_port, p) {
+  const ports = p.ports;
+  let delivered = 0;
+  const onPacket = (_ws, data) => {
+    if (data[1] === 0x32 /* "2" event */) delivered++;
+  };
+  const ctls = await Promise.all(ports.map((port) => controlSocket(port)));
+  const { sockets, perNode } = await openSpread(ports, p.clients, p.concurrency, () => ({
+    onPacket,
+  }));
+  const on = await ctls[0].call("fanout", { on: true, clients: p.clients, window: p.window });
+  const progress = setInterval(() => ctls[0].emit("progress", delivered), 5);
+  await sleep(p.warmupMs);
+  const s0 = await statsAll(ctls);
+  const l0 = windowStart();
+  const t0 = performance.now();
+  await sleep(p.durationMs);
+  const s1 = await statsAll(ctls);
+  const wallMs = performance.now() - t0;
+  const w = windowFigures(s0[0], s1[0], wallMs, l0, {});
+  clearInterval(progress);
+  const off = await ctls[0].call("fanout", { on: false });
+  const expected = (off.sent - on.sent) * p.clients;
+  const until = performance.now() + 5000;
+  while (delivered < expected && performance.now() < until) await sleep(10);
+  const broadcasts = s1[0].broadcasts - s0[0].broadcasts;
+  const messages = broadcasts * p.clients;
+  const result = {
+    nodes: ports.length,
+    clients: p.clients,
+    clientsPerNode: perNode,
+    broadcasts,
+    messages,
+    messagesPerSec: (messages * 1000) / w.serverWallMs,
+    undelivered: expected - delivered,
+    ...w,
+  };
+  let cpuAll = 0;
+  const pcts = [];
+  ports.forEach((_, i) => {
+    const cpu = cpuOf(s1[i]) - cpuOf(s0[i]);
+    cpuAll += cpu;
+    // node 1 broadcasts; every node's CPU is divided by what its own clients received
+    result[`cpuUsPerMessageNode${i + 1}`] = cpu / (broadcasts * perNode[i]);
+    pcts.push((100 * cpu) / (s1[i].hrtime - s0[i].hrtime || 1));
+  });
+  result.cpuUsPerMessage = cpuAll / messages;
+  result.serverCpuUs = cpuAll;
+  result.serverCpuPct = pcts.reduce((a, b) => a + b, 0);
+  result.nodeCpuPct = pcts;
+  for (const ws of sockets) ws.terminate();
+  for (const c of ctls) c.close();
+  return result;
+}
+
+// Cross-node requests from the first node, each kind in a closed loop (one request at a time):
+// latency p50/p99 and the CPU of all nodes per request.
+async function clusterRequests(_port, p) {
+  const ports = p.ports;
+  const ctls = await Promise.all(ports.map((port) => controlSocket(port)));
+  const { sockets } = await openSpread(ports, p.clients, p.concurrency, () => ({}));
+  const l0 = windowStart();
+  const t0 = performance.now();
+  const result = { nodes: ports.length, clients: p.clients };
+  let cpuAll = 0;
+  let serverWallMs = 0;
+  for (const kind of ["fetchSockets", "serverSideEmit"]) {
+    const warm = await ctls[0].call("requests", { kind, durationMs: p.warmupMs });
+    if (warm.error) throw new Error(warm.error);
+    const s0 = await statsAll(ctls);
+    const r = await ctls[0].call("requests", { kind, durationMs: p.durationMs });
+    const s1 = await statsAll(ctls);
+    if (r.error) throw new Error(r.error);
+    const cpu = s1.reduce((sum, s, i) => sum + cpuOf(s) - cpuOf(s0[i]), 0);
+    cpuAll += cpu;
+    serverWallMs += (s1[0].hrtime - s0[0].hrtime) / 1000;
+    Object.assign(result, {
+      [`${kind}P50Ms`]: r.p50Ms,
+      [`${kind}P99Ms`]: r.p99Ms,
+      [`${kind}PerSec`]: (r.count * 1000) / p.durationMs,
+      [`${kind}CpuUs`]: cpu / r.count,
+      [`${kind}Answers`]: r.answers,
+    });
+  }
+  const wallMs = performance.now() - t0;
+  result.serverCpuPct = (100 * cpuAll) / (serverWallMs * 1000);
+  result.loadCpuPct = (100 * cpuUsage(l0)) / (wallMs * 1000);
+  for (const ws of sockets) ws.terminate();
+  for (const c of ctls) c.close();
+  return result;
+}
+
+const cpuUsage = (w0) => {
+  const c = process.cpuUsage(w0.cpu);
+  return c.user + c.system;
+};
+
+// Asks the runner (which owns the private Redis and the counting proxies) for Redis's counters.
+let probeId = 0;
+const probeWaiters = new Map();
+function redisProbe(channels = false) {
+  return new Promise((resolve, reject) => {
+    const id = ++probeId;
+    const timer = setTimeout(() => reject(new Error("no answer to the Redis probe")), 10000);
+    probeWaiters.set(id, (data) => {
+      clearTimeout(timer);
+      resolve(data);
+    });
+    process.send({ type: "probe", id, channels });
+  });
+}
+process.on("message", (msg) => {
+  if (msg && msg.type === "probe" && probeWaiters.has(msg.id)) {
+    const done = probeWaiters.get(msg.id);
+    probeWaiters.delete(msg.id);
+    done(msg.data);
+  }
+});
+
+// Redis traffic per room broadcast: p.clients spread over the nodes; the clients of the nodes in
+// p.roomNodes join the room "r1", so the other nodes have no member of it. The first node
+// broadcasts p.broadcasts ticks to "r1"; Redis's own counters (commands, bytes in and out) and
+// the bytes each node's Redis connections received (through the runner's counting proxies) are
+// compared before and after. With p.mustSkip, a node without members that received anything is
+// an error.
+async function clusterTraffic(_port, p) {
+  const ports = p.ports;
+  const ticks = ports.map(() => 0);
+  const ctls = await Promise.all(ports.map((port) => controlSocket(port)));
+  const inRoom = (node) => p.roomNodes.includes(node);
+  const { sockets, perNode } = await openSpread(ports, p.clients, p.concurrency, (node) => ({
+    auth: inRoom(node) ? { rooms: ["r1"] } : undefined,
+    onPacket(_ws, data) {
+      if (data[1] === 0x32 /* "2" event */) ticks[node]++;
+    },
+  }));
+  const members = perNode.reduce((sum, n, node) => sum + (inRoom(node) ? n : 0), 0);
+  const received = () => ticks.reduce((a, b) => a + b, 0);
+  // Subscriptions to the room's channel (dynamic mode) are made as sockets join: wait until a
+  // broadcast reaches every member, then until nothing more is in flight.
+  const ready = performance.now() + 15000;
+  for (;;) {
+    const before = received();
+    await ctls[0].call("burst", { room: "r1", count: 1 });
+    const until = performance.now() + 500;
+    while (received() < before + members && performance.now() < until) await sleep(5);
+    if (received() === before + members) break;
+    if (performance.now() > ready) throw new Error("the room's members never all got a broadcast");
+  }
+  await sleep(300);
+  const s0 = await statsAll(ctls);
+  const r0 = await redisProbe();
+  const t0 = ticks.slice();
+  const expected = received() + p.broadcasts * members;
+  await ctls[0].call("burst", { room: "r1", count: p.broadcasts });
+  const until = performance.now() + 30000;
+  while (received() < expected && performance.now() < until) await sleep(10);
+  if (received() < expected)
+    throw new Error(
+      `${expected - received()} of ${p.broadcasts * members} messages not delivered ` +
+        `(received per node: ${ticks.map((x, i) => x - t0[i]).join(", ")}; clients per node: ${perNode.join(", ")})`,
+    );
+  // what would reach the nodes without members has had time to arrive
+  await sleep(300);
+  const r1 = await redisProbe(true);
+  const s1 = await statsAll(ctls);
+  const b = p.broadcasts;
+  const cpuPerBroadcast = ctls.map((_, i) => (cpuOf(s1[i]) - cpuOf(s0[i])) / p.broadcasts);
+  const toNode = r1.toNode.map((x, i) => x - r0.toNode[i]);
+  const fromNode = r1.fromNode.map((x, i) => x - r0.fromNode[i]);
+  const skipped = ports.map((_, i) => i).filter((i) => !inRoom(i));
+  const bytesToNonMembers = skipped.reduce((sum, i) => sum + toNode[i], 0);
+  const result = {
+    nodes: ports.length,
+    clientsPerNode: perNode,
+    roomNodes: p.roomNodes,
+    broadcasts: b,
+    redisCommandsPerBroadcast: (r1.commands - r0.commands - 1) / b,
+    commandsByName: Object.fromEntries(
+      Object.entries(r1.byCommand)
+        .map(([k, v]) => [k, (v - (r0.byCommand[k] ?? 0) - (k === "info" ? 1 : 0)) / b])
+        .filter(([, v]) => v > 0),
+    ),
+    redisBytesInPerBroadcast: (r1.netIn - r0.netIn - r1.requestBytes) / b,
+    redisBytesOutPerBroadcast: (r1.netOut - r0.netOut - r0.replyBytes) / b,
+    bytesToNodePerBroadcast: toNode.map((x) => x / b),
+    bytesFromNodePerBroadcast: fromNode.map((x) => x / b),
+    // a node counts as reached when Redis sent it at least one byte per broadcast
+    nodesReached: toNode.filter((x) => x >= b).length,
+    bytesToNonMembersPerBroadcast: bytesToNonMembers / b,
+    redisCpuUsPerBroadcast: (r1.cpuUs - r0.cpuUs) / b,
+    cpuUsPerBroadcastPerNode: cpuPerBroadcast,
+    // what a node without members pays for each broadcast it is sent anyway (decode, drop)
+    nonMemberCpuUsPerBroadcast:
+      skipped.reduce((sum, i) => sum + cpuPerBroadcast[i], 0) / (skipped.length || 1),
+    ticksPerNode: ticks.map((x, i) => x - t0[i]),
+    subscribers: r1.subscribers,
+  };
+  if (p.mustSkip && bytesToNonMembers > 0)
+    throw new Error(
+      `a room broadcast reached a node without members of the room: ${JSON.stringify(result)}`,
+    );
+  for (const ws of sockets) ws.terminate();
+  for (const c of ctls) c.close();
+  return result;
+}
+
 export const SCENARIOS = {
+  "cluster-fanout": clusterFanout,
+  "cluster-requests": clusterRequests,
+  "cluster-traffic": clusterTraffic,
   idle,
   fanout,
   "echo-rate": echo,

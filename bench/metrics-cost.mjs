@@ -11,7 +11,7 @@
 // total divided by the messages of the measured part:
 // - echo: ECHO_CLIENTS clients, each sending `echo` with an ack ECHO_ROUNDS times, one at a time; per echo.
 // - fanout: FANOUT_CLIENTS clients in the room "all"; BURSTS times, the app broadcasts BURST "tick" events in
-//   one tick (the `burst` event of bench/app.mjs) and every client receives them before the next burst; per
+//   one tick (the `burst` event of bench/app.mjs, to the room "all") and every client receives them before the next burst; per
 //   delivered message (broadcasts x clients).
 // The workload does not depend on the machine's speed (no rate, no deadline), so the counts repeat.
 import { execFileSync, spawn } from "node:child_process";
@@ -145,7 +145,7 @@ async function fanoutLoad(port) {
     for (let i = 0; i < n; i++) {
       const target = received + BURST * FANOUT_CLIENTS;
       const all = new Promise((resolve) => (waiter = { until: target, resolve }));
-      control.send(`42["burst",${BURST}]`);
+      control.send(`42["burst",{"count":${BURST},"room":"all"}]`);
       await all;
     }
   };

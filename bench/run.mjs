@@ -5,8 +5,10 @@
 //
 //   node bench/run.mjs [--quick] [--reps N] [--only idle-10k,fanout,...]
 //                      [--baseline socket.io] [--candidate switchyard] [--no-pin]
-//                      [--profile] [--heap-snapshot] [--no-chart] [--out FILE]
+//                      [--profile] [--heap-snapshot] [--no-chart] [--no-cluster] [--out FILE]
 //
+// The cluster-* scenarios start a private redis-server (must be installed) on an ephemeral port;
+// --no-cluster leaves them out.
 // --metrics compares Switchyard with and without switchyard/metrics (the collector on, /metrics served);
 // it leaves the published chart and table alone.
 // --no-chart leaves bench/chart.svg and bench/latest.md (the published figures) as they are.
@@ -15,11 +17,19 @@
 // the profiles in bench/results/profiles/; --heap-snapshot has the idle scenarios write a heap
 // snapshot there once measured (bench/heap-summary.mjs reads it).
 import { spawn, execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeChart, writeMarkdown } from "./chart.mjs";
+import {
+  countingProxy,
+  readRedisCounters,
+  readSubscribers,
+  respClient,
+  startPrivateRedis,
+} from "./cluster-redis.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..");
@@ -58,6 +68,8 @@ const options = {
 // Scenarios, figures and targets (targets: issue 6, ratios to socket.io, lower is better)
 
 const W = quick ? { warmupMs: 1000, durationMs: 2000 } : { warmupMs: 2000, durationMs: 5000 };
+// The cluster scenarios' windows: shorter, to keep the whole run well under 20 minutes.
+const CW = quick ? { warmupMs: 500, durationMs: 1500 } : { warmupMs: 1000, durationMs: 3000 };
 
 const SCENARIOS = [
   {
@@ -132,11 +144,98 @@ const SCENARIOS = [
       { key: "p50Ms", label: "latency p50", unit: "ms" },
     ],
   },
+  // Cluster scenarios (issue 17): server processes on a private Redis; Switchyard with its Redis
+  // adapter, socket.io with @socket.io/redis-adapter 8; not pinned to CPUs (more processes than
+  // cores). `--no-cluster` leaves them out.
+  ...[2, 3].map((nodes) => ({
+    name: `cluster-fanout-${nodes}`,
+    load: "cluster-fanout",
+    cluster: { nodes, adapter: "classic" },
+    params: { clients: 1000, concurrency: 50, window: 50, ...CW },
+    figures: [
+      { key: "cpuUsPerMessage", label: "server CPU per delivered msg, all nodes", unit: "µs" },
+      ...Array.from({ length: nodes }, (_, i) => ({
+        key: `cpuUsPerMessageNode${i + 1}`,
+        label: `server CPU per delivered msg, node ${i + 1}${i === 0 ? " (broadcasts)" : ""}`,
+        unit: "µs",
+      })),
+      { key: "messagesPerSec", label: "delivered msgs/s, all nodes", unit: "/s", higher: true },
+    ],
+  })),
+  {
+    name: "cluster-requests",
+    load: "cluster-requests",
+    cluster: { nodes: 3, adapter: "classic" },
+    params: { clients: 300, concurrency: 50, ...CW },
+    figures: [
+      { key: "fetchSocketsP50Ms", label: "fetchSockets latency p50", unit: "ms" },
+      { key: "fetchSocketsP99Ms", label: "fetchSockets latency p99", unit: "ms" },
+      { key: "fetchSocketsCpuUs", label: "fetchSockets: CPU of all nodes per call", unit: "µs" },
+      { key: "serverSideEmitP50Ms", label: "serverSideEmit+ack latency p50", unit: "ms" },
+      { key: "serverSideEmitP99Ms", label: "serverSideEmit+ack latency p99", unit: "ms" },
+      {
+        key: "serverSideEmitCpuUs",
+        label: "serverSideEmit+ack: CPU of all nodes per call",
+        unit: "µs",
+      },
+    ],
+  },
+  ...["classic", "sharded", "dynamic"].map((adapter) => ({
+    name: `cluster-traffic-${adapter}`,
+    load: "cluster-traffic",
+    cluster: { nodes: 3, adapter, countBytes: true },
+    // nodes 1 and 2 have members of the room, node 3 has none
+    params: {
+      clients: 60,
+      concurrency: 30,
+      roomNodes: [0, 1],
+      broadcasts: 2000,
+      mustSkip: adapter === "dynamic",
+    },
+    figures: [
+      {
+        key: "redisCommandsPerBroadcast",
+        label: "Redis commands per room broadcast",
+        unit: "cmds",
+        chart: false,
+      },
+      {
+        key: "redisBytesInPerBroadcast",
+        label: "bytes into Redis per room broadcast",
+        unit: "bytes", // not "B": the table would round them to KiB
+        chart: false,
+      },
+      {
+        key: "redisBytesOutPerBroadcast",
+        label: "bytes out of Redis per room broadcast",
+        unit: "bytes",
+        chart: false,
+      },
+      {
+        key: "redisCpuUsPerBroadcast",
+        label: "Redis CPU per room broadcast",
+        unit: "µs",
+        chart: false,
+      },
+      {
+        key: "nonMemberCpuUsPerBroadcast",
+        label: "CPU per room broadcast, node without members",
+        unit: "µs",
+        chart: false,
+      },
+      {
+        key: "nodesReached",
+        label: "nodes reached (of 3; 2 have members)",
+        unit: "nodes",
+        chart: false,
+      },
+    ],
+  })),
 ];
 
 const selected = options.only
   ? SCENARIOS.filter((s) => options.only.split(",").includes(s.name))
-  : SCENARIOS;
+  : SCENARIOS.filter((s) => !(s.cluster && flag("no-cluster")));
 if (selected.length === 0) {
   console.error(`--only matched nothing; scenarios: ${SCENARIOS.map((s) => s.name).join(", ")}`);
   process.exit(2);
@@ -223,9 +322,10 @@ const LOAD_CPU = pin ? String(cpus[1]) : "1";
 // Spawns `node args...` with the open-files limit raised to the hard limit, pinned to `cpu` when
 // pinning, with an IPC channel (bash and taskset exec, so the pid is node's).
 function spawnNode(nodeArgs, cpu) {
-  const cmd = pin
-    ? ["taskset", "-c", cpu, process.execPath, ...nodeArgs]
-    : [process.execPath, ...nodeArgs];
+  const cmd =
+    pin && cpu != null
+      ? ["taskset", "-c", cpu, process.execPath, ...nodeArgs]
+      : [process.execPath, ...nodeArgs];
   const child = spawn(
     "bash",
     ["-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', "bash", ...cmd],
@@ -281,6 +381,72 @@ async function stop(child, graceMs = 3000) {
   clearTimeout(t);
 }
 
+// The private Redis of the cluster scenarios (started by main when one is selected).
+let privateRedis = null;
+
+// A cluster scenario: `nodes` server processes on the private Redis with a key of their own, then
+// the load generator with all their ports. With countBytes, each node reaches Redis through a
+// counting proxy, and the load generator may ask ("probe") for Redis's counters and the proxies'.
+async function runCluster(scenario, impl, rep, serverArgs) {
+  const { nodes, adapter, countBytes } = scenario.cluster;
+  // the same length for both implementations: the key is in every message's channel name
+  const key = `sy-bench-${scenario.name}-${rep}-${randomBytes(6).toString("hex")}`;
+  const proxies = countBytes
+    ? await Promise.all(Array.from({ length: nodes }, () => countingProxy(privateRedis.port)))
+    : [];
+  const servers = [];
+  let load = null;
+  let counters = null;
+  try {
+    for (let i = 0; i < nodes; i++) {
+      const url = countBytes ? `redis://127.0.0.1:${proxies[i].port}` : privateRedis.url;
+      // one profile per node
+      const own = serverArgs.map((a) => a.replace(/\.cpuprofile$/, `-node${i + 1}.cpuprofile`));
+      const args = [...own, "--adapter", adapter, "--redis", url, "--key", key];
+      servers.push(spawnNode(args, null));
+    }
+    const ready = await Promise.all(
+      servers.map((s, i) => waitMessage(s, "listening", 20000, `${impl} node ${i + 1}`)),
+    );
+    if (countBytes) counters = await respClient(privateRedis.port);
+    load = spawnNode([path.join(here, "load.mjs")], null);
+    load.on("message", (msg) => {
+      if (!msg || msg.type !== "probe") return;
+      void (async () => {
+        const data = await readRedisCounters(counters);
+        data.toNode = proxies.map((p) => p.counts.toNode);
+        data.fromNode = proxies.map((p) => p.counts.fromNode);
+        if (msg.channels) data.subscribers = await readSubscribers(counters);
+        load.send({ type: "probe", id: msg.id, data });
+      })().catch((err) => load.send({ type: "probe", id: msg.id, data: { error: String(err) } }));
+    });
+    const deadlineMs = 90000;
+    const ports = ready.map((r) => r.port);
+    load.send({
+      type: "run",
+      scenario: scenario.load,
+      port: ports[0],
+      params: { ...scenario.params, ports, deadlineMs },
+    });
+    const reply = await waitMessage(load, "result", deadlineMs + 10000, "load generator");
+    if (reply.error) throw new Error(reply.error);
+    return {
+      scenario: scenario.name,
+      impl,
+      rep,
+      serverPids: ready.map((r) => r.pid),
+      result: reply.result,
+    };
+  } catch (err) {
+    return { scenario: scenario.name, impl, rep, error: String(err.message ?? err) };
+  } finally {
+    if (load) await stop(load);
+    await Promise.all(servers.map((s) => stop(s, options.profile ? 10000 : 3000)));
+    if (counters) counters.close();
+    for (const p of proxies) p.close();
+  }
+}
+
 async function runOnce(scenario, impl, rep) {
   const serverArgs = ["--expose-gc"];
   if (options.heapSnapshot)
@@ -297,6 +463,7 @@ async function runOnce(scenario, impl, rep) {
     );
   }
   serverArgs.push(path.join(here, "app.mjs"), "--impl", impl);
+  if (scenario.cluster) return runCluster(scenario, impl, rep, serverArgs);
   const server = spawnNode(serverArgs, SERVER_CPU);
   let load = null;
   try {
@@ -370,6 +537,7 @@ function summarize(runs) {
         label: fig.label,
         unit: fig.unit,
         higherIsBetter: Boolean(fig.higher),
+        chart: fig.chart !== false,
         target: fig.target ?? null,
         baseline: sb,
         candidate: sc2,
@@ -496,6 +664,11 @@ async function main() {
         : "no CPU pinning"),
   );
 
+  if (selected.some((s) => s.cluster)) {
+    privateRedis = await startPrivateRedis();
+    console.log(`cluster scenarios: a private redis-server on port ${privateRedis.port}`);
+  }
+
   const runs = [];
   for (let rep = 0; rep < options.reps; rep++) {
     for (const sc of selected) {
@@ -522,6 +695,8 @@ async function main() {
       }
     }
   }
+
+  if (privateRedis) await privateRedis.stop();
 
   const rows = summarize(runs);
   console.log("");

@@ -154,6 +154,14 @@ export abstract class ClusterAdapterWithHeartbeat extends ClusterAdapter {
     this.forgetAnswerer(uid);
   }
 
+  /**
+   * Forgets every other node: for a transport that can no longer hear them (its connection lost), so that it
+   * counts only the nodes heard from once it hears again.
+   */
+  protected forgetAllNodes(): void {
+    for (const uid of [...this.nodes.keys()]) this.forgetNode(uid);
+  }
+
   private forgetSilentNodes(): void {
     const now = Date.now();
     for (const [uid, lastSeen] of this.nodes) {

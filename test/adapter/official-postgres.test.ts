@@ -77,8 +77,19 @@ test("@socket.io/postgres-adapter: two Switchyard nodes form one cluster", async
     assert.deepEqual(await a.io.serverSideEmitWithAck("ping-srv", 5), ["pong-5"]);
 
     a.io.in("room").socketsJoin("joined-remotely");
+    // the official adapter sends each message on its own pool connection: a broadcast right after the join
+    // may overtake it, so wait until node b has applied the join
+    const deadline = Date.now() + 15000;
+    while (
+      !b.io
+        .of("/")
+        .sockets.get(client.id as string)
+        ?.rooms.has("joined-remotely")
+    ) {
+      if (Date.now() > deadline) throw new Error("the join did not reach node b");
+      await sleep(20);
+    }
     const joined = next<[string]>(client, "joined");
-    // delivered once the join reached node b: the broadcast travels the same channel after it
     a.io.to("joined-remotely").emit("joined", "yes");
     assert.deepEqual(await joined, ["yes"]);
 

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { Socket as ClientSocket } from "socket.io-client";
 import type { AdapterConstructor, Socket } from "../../src";
+import { barrier as markerBarrier } from "../support/barrier";
 import { next, type Running, start, until } from "../support/io";
 
 export interface Cluster {
@@ -29,33 +30,48 @@ export async function startCluster(
   };
 }
 
+/**
+ * What each client of the broadcast scenario receives, sorted: a (in r1, on node 0), b (in r1 and r2, node 1) and
+ * c (in r2, node 2), when node 0 emits "all", "r1" to r1, "r1+r2" to r1 and r2, "r1-r2" to r1 and r2 except r2,
+ * "to c by id" to c's id, "all but a" except a's id, and b's socket emits "from b to r1" and "from b to all"
+ * (`socket.to(r1)`, `socket.broadcast`: from b's node, except b).
+ */
+export const BROADCASTS_RECEIVED: readonly (readonly string[])[] = [
+  ["all", "from b to all", "from b to r1", "r1", "r1+r2", "r1-r2"],
+  ["all", "all but a", "r1", "r1+r2"],
+  ["all", "all but a", "from b to all", "r1+r2", "to c by id"],
+];
+
+/**
+ * The adapter's room events on node 0 for a socket that connects having joined r1, leaves r1 and disconnects
+ * (`<own>`: the socket's own room, its id).
+ */
+export const ROOM_EVENTS: readonly string[] = [
+  "create-room <own>",
+  "join-room <own>",
+  "create-room r1",
+  "join-room r1",
+  "leave-room r1",
+  "delete-room r1",
+  "leave-room <own>",
+  "delete-room <own>",
+];
+
+/** The first argument of each event received, as strings, sorted (broadcasts of several nodes interleave). */
+export function sortedFirstArgs(list: unknown[][]): string[] {
+  return list.map((args) => String(args[0])).sort();
+}
+
 export function adapterSuite(name: string, makeCluster: () => Promise<Cluster>) {
   describe(`adapter suite: ${name}`, () => {
     let cluster: Cluster;
     let counter = 0;
-    let barriers = 0;
 
-    /**
-     * Cluster operations are asynchronous, so a test that asserts something did NOT happen (an extra message, a
-     * join, a disconnect) first waits for this barrier: every node broadcasts a marker to `nsp`, and it resolves
-     * once each of `clients` has every node's marker. A node's messages reach each other node in the order it
-     * sent them (one publishing connection, one subscribing connection), so whatever the operations sent before
-     * the markers has been applied everywhere by then.
-     */
-    async function barrier(nsp: string, clients: ClientSocket[]): Promise<void> {
-      const tag = `barrier-${barriers++}`;
-      const seen = clients.map(() => new Set<number>());
-      const listeners = clients.map((client, i) => {
-        const listener = (t: string, node: number) => void (t === tag && seen[i]!.add(node));
-        client.on("barrier", listener);
-        return listener;
-      });
-      cluster.nodes.forEach((node, i) => node.io.of(nsp).emit("barrier", tag, i));
-      try {
-        await until(() => seen.every((nodes) => nodes.size === cluster.nodes.length));
-      } finally {
-        clients.forEach((client, i) => client.off("barrier", listeners[i]));
-      }
+    /** Waits until whatever node operations sent before has been applied everywhere (see the barrier). */
+    function barrier(nsp: string, clients: ClientSocket[]): Promise<void> {
+      return markerBarrier(clients, cluster.nodes.length, (tag, i) =>
+        cluster.nodes[i]!.io.of(nsp).emit("barrier", tag, i),
+      );
     }
     before(async () => {
       cluster = await makeCluster();
@@ -114,26 +130,10 @@ export function adapterSuite(name: string, makeCluster: () => Promise<Cluster>) 
       io0.of(nsp).to(c.socket.id).emit("m", "to c by id");
       io0.of(nsp).except(a.socket.id).emit("m", "all but a");
 
-      await until(() => got[0]!.length === 6 && got[1]!.length === 4 && got[2]!.length === 5);
+      await until(() => got.every((list, i) => list.length === BROADCASTS_RECEIVED[i]!.length));
       await barrier(nsp, [a.client, b.client, c.client]);
       // Broadcasts from different nodes may interleave: compare the sets of messages each client received.
-      const sorted = (list: unknown[][]) => list.map((args) => String(args[0])).sort();
-      assert.deepEqual(sorted(got[0]!), [
-        "all",
-        "from b to all",
-        "from b to r1",
-        "r1",
-        "r1+r2",
-        "r1-r2",
-      ]);
-      assert.deepEqual(sorted(got[1]!), ["all", "all but a", "r1", "r1+r2"]);
-      assert.deepEqual(sorted(got[2]!), [
-        "all",
-        "all but a",
-        "from b to all",
-        "r1+r2",
-        "to c by id",
-      ]);
+      got.forEach((list, i) => assert.deepEqual(sortedFirstArgs(list), BROADCASTS_RECEIVED[i]));
     });
 
     test("local broadcasts stay on the emitting node", async () => {
@@ -272,16 +272,7 @@ export function adapterSuite(name: string, makeCluster: () => Promise<Cluster>) 
       await until(() => !adapter.sids.has(a.socket.id));
       assert.deepEqual(
         events.map((e) => e.replace(a.socket.id, "<own>")),
-        [
-          "create-room <own>",
-          "join-room <own>",
-          "create-room r1",
-          "join-room r1",
-          "leave-room r1",
-          "delete-room r1",
-          "leave-room <own>",
-          "delete-room <own>",
-        ],
+        ROOM_EVENTS,
       );
     });
   });

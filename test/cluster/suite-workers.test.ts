@@ -2,14 +2,16 @@
  * The scenarios of the adapter suite (test/adapter/suite.ts) on three Switchyard workers of a real node:cluster
  * primary: this test process, with Switchyard's `setupPrimary`. The suite drives in-process servers; here each
  * node is a worker running test/redis/node.ts (mode "cluster"), driven by its IPC commands, and real
- * socket.io-client 4.8 clients connect to each worker's own port. Not ported (they need a node's objects in
- * this process): a socket's own `to()`/`broadcast` (replaced by the same broadcasts sent with `except` its id),
- * and the local rooms/sids maps with the adapter's room events (no cluster traffic involved).
+ * socket.io-client 4.8 clients connect to each worker's own port. A socket's own `to()`/`broadcast` (which needs
+ * the socket object in this process) is replaced by the same broadcasts sent from its node with `except` its id;
+ * the local rooms/sids maps and the adapter's room events are read through the worker's commands.
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { Socket as ClientSocket } from "socket.io-client";
 import { setupPrimary } from "../../src/adapters/cluster";
+import { BROADCASTS_RECEIVED, ROOM_EVENTS, sortedFirstArgs } from "../adapter/suite";
+import { barrier as markerBarrier } from "../support/barrier";
 import {
   closeClients,
   record,
@@ -23,7 +25,6 @@ setupPrimary();
 
 let nodes: ClusterNode[] = [];
 let rooms = 0;
-let barriers = 0;
 
 before(async () => {
   const key = uniqueKey("cluster-suite");
@@ -58,13 +59,11 @@ async function connect(index: number, join: string[] = []) {
   return { client, id: client.id as string };
 }
 
-/** Every node broadcasts a marker; resolves once each client has all three (see the suite's barrier). */
-async function barrier(clients: ClientSocket[]): Promise<void> {
-  const tag = `barrier-${barriers++}`;
-  const seen = clients.map((client) => record(client, tag));
-  await Promise.all(nodes.map((node, i) => node.run({ cmd: "emit", event: tag, args: [i] })));
-  await until(() => seen.every((got) => got.length === nodes.length), tag);
-  clients.forEach((client) => client.off(tag));
+/** Waits until whatever the workers sent before has been applied everywhere (see the barrier). */
+function barrier(clients: ClientSocket[]): Promise<void> {
+  return markerBarrier(clients, nodes.length, (tag, i) =>
+    nodes[i]!.run({ cmd: "emit", event: "barrier", args: [tag, i] }),
+  );
 }
 
 test("broadcast to all, to a room, to several rooms (once each), except, from a socket's node", async () => {
@@ -92,21 +91,11 @@ test("broadcast to all, to a room, to several rooms (once each), except, from a 
   await emit0("all but a", [], [a.id]);
 
   await until(
-    () => got[0]!.length === 6 && got[1]!.length === 4 && got[2]!.length === 5,
+    () => got.every((list, i) => list.length === BROADCASTS_RECEIVED[i]!.length),
     "the broadcasts",
   );
   await barrier([a.client, b.client, c.client]);
-  const sorted = (list: unknown[][]) => list.map((args) => String(args[0])).sort();
-  assert.deepEqual(sorted(got[0]!), [
-    "all",
-    "from b to all",
-    "from b to r1",
-    "r1",
-    "r1+r2",
-    "r1-r2",
-  ]);
-  assert.deepEqual(sorted(got[1]!), ["all", "all but a", "r1", "r1+r2"]);
-  assert.deepEqual(sorted(got[2]!), ["all", "all but a", "from b to all", "r1+r2", "to c by id"]);
+  got.forEach((list, i) => assert.deepEqual(sortedFirstArgs(list), BROADCASTS_RECEIVED[i]));
 });
 
 test("local broadcasts stay on the emitting node", async () => {
@@ -238,4 +227,29 @@ test("serverSideEmit reaches the other workers, with acks; serverCount", async (
     "the sender does not hear its own server-side events",
   );
   for (const node of nodes) assert.equal(await node.run({ cmd: "serverCount" }), 3);
+});
+
+test("rooms and sids maps, and the room events of the adapter", async () => {
+  const r1 = room("r1");
+  await nodes[0]!.run({ cmd: "watchRoomEvents" });
+  await nodes[0]!.run({ cmd: "roomEvents" }); // drop earlier ones
+  const a = await connect(0, [r1]);
+  type Maps = { sids: Record<string, string[]>; rooms: Record<string, string[]> };
+  const maps = await nodes[0]!.run<Maps>({ cmd: "adapterMaps" });
+  assert.deepEqual(maps.sids[a.id], [a.id, r1].sort());
+  assert.deepEqual(maps.rooms[r1], [a.id]);
+  await new Promise<void>((resolve) => a.client.emit("leave", r1, resolve));
+  a.client.disconnect();
+  await until(
+    async () => !(a.id in (await nodes[0]!.run<Maps>({ cmd: "adapterMaps" })).sids),
+    "the socket to leave the sids map",
+  );
+  // the namespace is shared by the tests of this file: keep the events of this test's socket and room
+  const events = await nodes[0]!.run<Array<[string, string, string | null]>>({ cmd: "roomEvents" });
+  assert.deepEqual(
+    events
+      .filter(([, name, id]) => name === a.id || (name === r1 && (id == null || id === a.id)))
+      .map(([ev, name]) => `${ev} ${name === a.id ? "<own>" : "r1"}`),
+    ROOM_EVENTS,
+  );
 });

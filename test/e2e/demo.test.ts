@@ -197,4 +197,27 @@ describe("the demo in chromium", () => {
     );
     assert.deepEqual(browser.pageErrors, [], "no uncaught errors in the pages");
   });
+
+  test("a dropped connection comes back as the same session, with the events it missed", async () => {
+    const erin = await open("");
+    const erinId = await login(erin, "erin");
+    await joinRoom(erin, "garden");
+    // The page drops its connection (the server sees a transport close, as when a network goes away); its
+    // manager is told not to reconnect by itself, so that events happen while it is away.
+    await erin.evaluate("socket.io.reconnection(false); socket.io.engine.close()");
+    await hasText(erin.getByTestId("status"), "disconnected (forced close)");
+    // Meanwhile the server broadcasts the stats twice: erin's session ended, frank arrived.
+    const frank = await open("");
+    await login(frank, "frank");
+    await erin.evaluate("socket.connect()");
+    await hasText(erin.getByTestId("status"), "connected as erin");
+    const recovered = erin.getByTestId("events").locator("li", { hasText: "reconnected:" });
+    await hasCount(recovered, 1);
+    const line = (await recovered.textContent()) ?? "";
+    const missed = Number(/reconnected: (\d+) missed events delivered/.exec(line)?.[1]);
+    assert.ok(missed >= 2, `missed events: ${line}`);
+    await hasText(erin.getByTestId("socket-id"), erinId);
+    assert.deepEqual(await roomsOf(erin), ["garden"]);
+    assert.deepEqual(browser.pageErrors, [], "no uncaught errors in the pages");
+  });
 });

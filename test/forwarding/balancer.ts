@@ -1,9 +1,10 @@
 /** Debian's haproxy in front of test nodes: round-robin per request, no affinity (a generated config). */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, connect } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "../support/net";
 
 export const HAPROXY = process.env.HAPROXY ?? "/usr/sbin/haproxy";
 
@@ -11,14 +12,6 @@ export interface Balancer {
   port: number;
   url: string;
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 function accepts(port: number): Promise<boolean> {

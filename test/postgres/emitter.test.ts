@@ -11,17 +11,14 @@ import { Pool } from "pg";
 import type { AdapterConstructor, Socket } from "../../src";
 import { createAdapter } from "../../src/adapters/postgres";
 import { next, start, until, type Running } from "../support/io";
-import { PG_CONFIG, adminPool, createTable, dropTable, uniqueNames } from "./support";
+import { PG_CONFIG, attachmentTable } from "../support/postgres";
 
-const { prefix, table } = uniqueNames("emitter");
+const { prefix, table } = attachmentTable("emitter");
 const pools: Pool[] = [];
 const nodes: Running[] = [];
 let emitterPool: Pool;
 
 before(async () => {
-  const admin = adminPool();
-  await createTable(admin, table);
-  await admin.end();
   for (let i = 0; i < 2; i++) {
     const pool = new Pool({ ...PG_CONFIG, application_name: "sy-test-emitter" });
     pools.push(pool);
@@ -40,9 +37,6 @@ before(async () => {
 after(async () => {
   await Promise.all(nodes.map((node) => node.close()));
   await Promise.allSettled([...pools, emitterPool].map((pool) => pool.end()));
-  const admin = adminPool();
-  await dropTable(admin, table);
-  await admin.end();
 });
 
 async function connect(node: Running, nsp = "/") {

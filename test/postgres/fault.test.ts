@@ -5,31 +5,11 @@
  * LISTENs, and a request ends with the answers that came once the dead node is forgotten.
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import type { Pool } from "pg";
-import {
-  closeClients,
-  record,
-  startNode,
-  uniqueKey,
-  until,
-  type ClusterNode,
-} from "../redis/cluster";
-import { adminPool, createTable, dropTable, nodePg, uniqueNames } from "./support";
+import { test } from "node:test";
+import { closeClients, record, uniqueKey, until, type ClusterNode } from "../redis/cluster";
+import { attachmentTable, pgNode as startPgNode } from "../support/postgres";
 
-const { table } = uniqueNames("fault");
-let admin: Pool;
-
-before(async () => {
-  admin = adminPool();
-  await createTable(admin, table);
-});
-after(async () => {
-  await dropTable(admin, table);
-  await admin.end();
-});
-
-const heartbeat = { heartbeatInterval: 500, heartbeatTimeout: 2500 };
+const { table, admin } = attachmentTable("fault");
 
 function pgNode(
   key: string,
@@ -37,15 +17,8 @@ function pgNode(
   impl: "switchyard" | "socket.io",
   requestsTimeout?: number,
 ): Promise<ClusterNode> {
-  return startNode({
-    name,
-    key,
-    backend: "postgres",
-    pg: nodePg(table, `${key}-${name}`, heartbeat),
-    impl,
-    adapter: impl === "switchyard" ? "switchyard" : "official",
-    requestsTimeout,
-  });
+  const heartbeat = { heartbeatInterval: 500, heartbeatTimeout: 2500 };
+  return startPgNode({ key, name, table, impl, heartbeat, requestsTimeout });
 }
 
 const count = (node: ClusterNode) => node.run<number>({ cmd: "serverCount" });
@@ -65,7 +38,7 @@ test("the Switchyard node's Postgres connections killed under a mixed cluster, a
     await until(async () => (await count(S)) === 2 && (await count(O)) === 2, "two nodes");
 
     // every connection of S: the listening one (its last query a LISTEN) and the pool's idle ones
-    const killed = await admin.query<{ query: string }>(
+    const killed = await admin().query<{ query: string }>(
       "SELECT query, pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
       [`${key}-S`],
     );

@@ -3,23 +3,11 @@
  * Switchyard node with `switchyard/postgres-adapter`, each in its own process; every broadcast and utility method
  * in both directions (the scenario of test/redis/mixed.ts, over Postgres).
  */
-import { after, before, test } from "node:test";
-import type { Pool } from "pg";
+import { test } from "node:test";
 import { mixedCluster } from "../redis/mixed";
-import { adminPool, createTable, dropTable, nodePg, uniqueNames } from "./support";
+import { attachmentTable, nodePg } from "../support/postgres";
 
-const { table } = uniqueNames("mixed");
-let admin: Pool;
-
-before(async () => {
-  admin = adminPool();
-  // the official node never creates the attachment table; the Switchyard one would, but it may start second
-  await createTable(admin, table);
-});
-after(async () => {
-  await dropTable(admin, table);
-  await admin.end();
-});
+const { table } = attachmentTable("mixed");
 
 test("mixed cluster on Postgres: official node and Switchyard node, both directions", () =>
   mixedCluster({

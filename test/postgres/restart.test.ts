@@ -2,125 +2,50 @@
  * Postgres restarted under load: a PostgreSQL server of the test's own (initdb into a temporary directory, pg_ctl
  * on a free port, trust auth; never the machine's server on 5432) under two Switchyard nodes on
  * switchyard/postgres-adapter, with broadcasts flowing both ways. The server is stopped (`pg_ctl stop -m fast`)
- * and started again on the same port: no crash, the errors reach the adapters' `error` event, local delivery
- * goes on while it is down, cross-node broadcasts resume after.
+ * and started again on the same port: no crash, the errors reach the adapters' `error` event, each node counts
+ * only itself and its requests end at once while it is down, local delivery goes on; after, once each node
+ * counts two again, a serverSideEmitWithAck gets the other node's answer both ways (a node heard from can
+ * answer: it sends nothing while it cannot hear), and cross-node broadcasts resume.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { promisify } from "node:util";
-import { Pool } from "pg";
+import { closeClients, record, uniqueKey, until, type ClusterNode } from "../redis/cluster";
 import {
-  closeClients,
-  record,
-  startNode,
-  uniqueKey,
-  until,
-  type ClusterNode,
-} from "../redis/cluster";
-import { createTable } from "./support";
+  adminPool,
+  createTable,
+  pgNode,
+  startPrivatePostgres,
+  type PrivatePostgres,
+} from "../support/postgres";
 
-const run = promisify(execFile);
-
-/** Debian's server binaries; the test fails (never skips) when they are missing. */
-function pgBin(): string {
-  const root = "/usr/lib/postgresql";
-  const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
-  for (const version of versions) {
-    const bin = join(root, version, "bin");
-    if (existsSync(join(bin, "initdb")) && existsSync(join(bin, "pg_ctl"))) return bin;
-  }
-  throw new Error(
-    `no initdb/pg_ctl under ${root}/*/bin: install Debian's postgresql (scripts/provision.sh does)`,
-  );
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-let bin: string;
-let dir: string;
-let port: number;
-
-/** Runs a server binary as the `postgres` user when we are root (initdb and postgres refuse root). */
-async function pg(tool: string, args: string[]): Promise<void> {
-  const asRoot = process.getuid?.() === 0;
-  const file = asRoot ? "runuser" : join(bin, tool);
-  const argv = asRoot ? ["-u", "postgres", "--", join(bin, tool), ...args] : args;
-  await run(file, argv, { timeout: 60000 });
-}
-
-const start = () =>
-  pg("pg_ctl", [
-    "-D",
-    dir,
-    "-l",
-    join(dir, "server.log"),
-    "-o",
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`,
-    "-w",
-    "start",
-  ]);
-const stop = (mode: "fast" | "immediate") => pg("pg_ctl", ["-D", dir, "-m", mode, "-w", "stop"]);
+let postgres: PrivatePostgres;
 
 before(async () => {
-  bin = pgBin();
-  dir = mkdtempSync(join(tmpdir(), "sy-pg-restart-"));
-  if (process.getuid?.() === 0) {
-    const { stdout: uid } = await run("id", ["-u", "postgres"]);
-    const { stdout: gid } = await run("id", ["-g", "postgres"]);
-    chownSync(dir, Number(uid), Number(gid));
-  }
-  port = await freePort();
-  await pg("initdb", ["-D", dir, "-A", "trust", "-U", "postgres", "--no-sync"]);
-  await start();
+  postgres = await startPrivatePostgres("restart");
 });
-after(async () => {
-  await stop("immediate").catch(() => undefined);
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => postgres?.remove());
 
 test("Postgres stopped and started again under load: no crash, errors reported, service resumes", async () => {
-  assert.notEqual(port, 5432);
+  assert.notEqual(postgres.server.port, 5432);
   const table = "sy_att_restart";
-  const admin = new Pool({
-    host: "127.0.0.1",
-    port,
-    user: "postgres",
-    database: "postgres",
-    max: 1,
-  });
-  admin.on("error", () => undefined);
+  const admin = adminPool(postgres.server);
   await createTable(admin, table);
   await admin.end();
 
   const key = uniqueKey("pg-restart");
-  const pgConfig = (name: string) => ({
-    host: "127.0.0.1",
-    port,
-    user: "postgres",
-    database: "postgres",
-    applicationName: `${key}-${name}`,
-    tableName: table,
-    heartbeatInterval: 500,
-    heartbeatTimeout: 2500,
-  });
   const nodes: ClusterNode[] = [];
   let loading = true;
   const load: Promise<void>[] = [];
   try {
-    const pgNode = (name: string) =>
-      startNode({ name, key, backend: "postgres", pg: pgConfig(name) });
-    const [S, T] = await Promise.all([pgNode("S"), pgNode("T")]);
+    const node = (name: string) =>
+      pgNode({
+        key,
+        name,
+        table,
+        server: postgres.server,
+        heartbeat: { heartbeatInterval: 500, heartbeatTimeout: 2500 },
+      });
+    const [S, T] = await Promise.all([node("S"), node("T")]);
     nodes.push(S, T);
     const s1 = await S.client();
     const t1 = await T.client();
@@ -144,13 +69,25 @@ test("Postgres stopped and started again under load: no crash, errors reported, 
       "broadcasts flowing both ways",
     );
 
-    await stop("fast");
+    await postgres.stop("fast");
     for (const node of nodes)
       await until(
         async () =>
           (await node.run<string[]>({ cmd: "errors" })).some((e) => e.startsWith("adapter:")),
         `the adapter's error event on ${node.name}`,
       );
+    // deaf, each node counts only itself, and a request ends at once with no answers instead of waiting
+    for (const node of nodes)
+      await until(
+        async () => (await node.run<number>({ cmd: "serverCount" })) === 1,
+        `${node.name} to count only itself while Postgres is down`,
+      );
+    const whileDown = Date.now();
+    assert.deepEqual(
+      await S.run({ cmd: "serverSideEmitWithAck", event: "hello", args: ["while-down"] }),
+      { responses: [] },
+    );
+    assert.ok(Date.now() - whileDown < 2000, "no wait for nodes that cannot be heard");
     // local delivery goes on while the server is down
     const ownBefore = crossed(onS, "S");
     await until(
@@ -159,12 +96,35 @@ test("Postgres stopped and started again under load: no crash, errors reported, 
     );
     const fromTBefore = crossed(onS, "T");
 
-    await start();
+    await postgres.start();
+    // once every node counts the other again, requests get every node's answer, under the same load
+    for (const node of nodes)
+      await until(
+        async () => (await node.run<number>({ cmd: "serverCount" })) === 2,
+        `${node.name} to count two nodes again`,
+        30000,
+      );
+    for (const [asker, answerer] of [
+      [S, T],
+      [T, S],
+    ] as const) {
+      const started = Date.now();
+      const reply = await asker.run({
+        cmd: "serverSideEmitWithAck",
+        event: "hello",
+        args: [`after-restart-${asker.name}`],
+      });
+      assert.deepEqual(
+        reply,
+        { responses: [`${answerer.name}:["after-restart-${asker.name}"]`] },
+        `${asker.name}'s serverSideEmitWithAck after the restart`,
+      );
+      assert.ok(Date.now() - started < 2000, "answered within the requests timeout");
+    }
     // cross-node broadcasts resume, both ways (the listening connections come back with their LISTENs)
     await until(() => crossed(onS, "T") > fromTBefore, "T's broadcasts to reach S again", 30000);
     const fromSAfter = crossed(onT, "S");
     await until(() => crossed(onT, "S") > fromSAfter, "S's broadcasts to reach T again", 30000);
-    await until(async () => (await S.run<number>({ cmd: "serverCount" })) === 2, "two nodes again");
     loading = false;
     await Promise.all(load);
     for (const node of nodes) {

@@ -6,7 +6,7 @@ import { Pool } from "pg";
 import type { AdapterConstructor } from "../../src";
 import { createAdapter } from "../../src/adapters/postgres";
 import { adapterSuite, startCluster } from "../adapter/suite";
-import { PG_CONFIG, adminPool, dropTable, uniqueNames } from "./support";
+import { PG_CONFIG, adminPool, dropTable, uniqueNames } from "../support/postgres";
 
 adapterSuite("postgres (3 nodes)", async () => {
   const { prefix, table } = uniqueNames("suite");

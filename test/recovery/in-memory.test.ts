@@ -329,6 +329,33 @@ describe("recovery rules", () => {
     }
   });
 
+  test("no offset yet, or a last event that was not stored and ends with a string: a fresh socket", async () => {
+    const srv = await start({ connectionStateRecovery: {} });
+    try {
+      // nothing received since connecting: the client has no offset to send
+      const quiet = srv.client();
+      await next(quiet, "connect");
+      await drop(quiet, srv.io.sockets);
+      await reconnect(quiet);
+      assert.equal(quiet.recovered, false);
+      // the official client takes the last string argument of any event for its offset: after a volatile
+      // event ending with a string (never stored, so without an offset) it sends that string back
+      const client = srv.client();
+      await next(client, "connect");
+      const socket = srv.io.sockets.sockets.get(client.id!)!;
+      socket.emit("stored", 1);
+      await next(client, "stored");
+      socket.volatile.emit("fleeting", "not an offset");
+      await next(client, "fleeting");
+      assert.equal((client as unknown as { _lastOffset: string })._lastOffset, "not an offset");
+      await drop(client, srv.io.sockets);
+      await reconnect(client);
+      assert.equal(client.recovered, false);
+    } finally {
+      await srv.close();
+    }
+  });
+
   test("an expired session gives a fresh socket", async () => {
     const srv = await start({ connectionStateRecovery: { maxDisconnectionDuration: 300 } });
     try {

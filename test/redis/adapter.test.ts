@@ -10,12 +10,16 @@ import { createClient } from "redis";
 import type { AdapterConstructor } from "../../src";
 import { createAdapter, createShardedAdapter, RedisAdapter } from "../../src/adapters/redis";
 import { next, start, type Running } from "../support/io";
-import { REDIS_URL, uniqueKey, until } from "./cluster";
+import { REDIS_URL, uniqueKey, until, within } from "./cluster";
 
 async function ioredisPair(): Promise<[Redis, Redis]> {
   const pub = new Redis(REDIS_URL);
   const sub = pub.duplicate();
-  await Promise.all([pub, sub].map((c) => (c.status === "ready" ? undefined : once(c, "ready"))));
+  await Promise.all(
+    [pub, sub].map((c) =>
+      c.status === "ready" ? undefined : within(once(c, "ready"), "ioredis ready"),
+    ),
+  );
   return [pub, sub];
 }
 

@@ -112,10 +112,7 @@ export async function startNode(
         transports: ["websocket"],
       });
       clientsToClose.add(socket);
-      await new Promise<void>((resolve, reject) => {
-        socket.once("connect", () => resolve());
-        socket.once("connect_error", reject);
-      });
+      await connected(socket, `a client of ${full.name}`);
       return socket;
     },
     async stop() {
@@ -169,6 +166,33 @@ export function record(socket: ClientSocket, event: string): unknown[][] {
   return seen;
 }
 
+/** `promise`, or a rejection naming `what` once `ms` have passed: a wait with a deadline. */
+export function within<T>(promise: Promise<T>, what: string, ms = 15000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Resolves when `socket` connects; rejects on its connect_error or after `ms`. */
+export function connected(socket: ClientSocket, what: string, ms = 15000): Promise<void> {
+  const connection = new Promise<void>((resolve, reject) => {
+    socket.once("connect", () => resolve());
+    socket.once("connect_error", reject);
+  });
+  return within(connection, `${what} to connect`, ms);
+}
+
+/** Resolves with the reason of `socket`'s next disconnection (rejects after `ms`). */
+export function disconnected(socket: ClientSocket, what: string, ms = 15000): Promise<string> {
+  return within(
+    new Promise<string>((resolve) => socket.once("disconnect", (reason) => resolve(reason))),
+    `${what} to disconnect`,
+    ms,
+  );
+}
+
 /** Polls `check` until it returns true (rejects after `ms`, with `what` in the message). */
 export async function until(
   check: () => boolean | Promise<boolean>,
@@ -181,4 +205,21 @@ export async function until(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(25);
   }
+}
+
+/** Moves a client to `to` and waits for its next connection; whether it recovered. */
+export async function moveTo(socket: ClientSocket, to: ClusterNode): Promise<boolean> {
+  const manager = socket.io as unknown as { uri: string };
+  manager.uri = `http://127.0.0.1:${to.port}`;
+  const connection = connected(socket, `a client moving to ${to.name}`);
+  socket.connect();
+  await connection;
+  return socket.recovered;
+}
+
+/** Drops the client's connection (a transport close: the server keeps its session). */
+export async function drop(socket: ClientSocket): Promise<void> {
+  const gone = disconnected(socket, "a dropped client");
+  (socket.io as unknown as { engine: { close(): void } }).engine.close();
+  await gone;
 }

@@ -6,7 +6,15 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Emitter } from "@socket.io/redis-emitter";
 import { createClient } from "redis";
-import { closeClients, record, startNode, uniqueKey, until, REDIS_URL } from "./cluster";
+import {
+  closeClients,
+  disconnected,
+  record,
+  startNode,
+  uniqueKey,
+  until,
+  REDIS_URL,
+} from "./cluster";
 
 test("the official redis-emitter reaches Switchyard nodes", async () => {
   const key = uniqueKey("emitter");
@@ -20,8 +28,8 @@ test("the official redis-emitter reaches Switchyard nodes", async () => {
     const s2 = await S.client();
     const o1 = await O.client();
     const sCustom = await S.client("/custom");
-    await new Promise((resolve) => s1.emit("join", "room1", resolve));
-    await new Promise((resolve) => o1.emit("join", "room1", resolve));
+    await s1.timeout(15000).emitWithAck("join", "room1");
+    await o1.timeout(15000).emitWithAck("join", "room1");
     const got = [s1, s2, o1].map((c) => record(c, "news"));
     const custom = record(sCustom, "news");
 
@@ -75,7 +83,7 @@ test("the official redis-emitter reaches Switchyard nodes", async () => {
       "emitter serverSideEmit",
     );
 
-    const gone = new Promise((resolve) => s2.once("disconnect", resolve));
+    const gone = disconnected(s2, "s2");
     emitter.in(s2.id as string).disconnectSockets();
     assert.equal(await gone, "io server disconnect");
     assert.ok(s1.connected && o1.connected);

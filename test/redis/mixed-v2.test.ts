@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { next } from "../support/io";
 import { type V2Socket, v2Client } from "../support/legacy-clients";
-import { startNode, uniqueKey, until } from "./cluster";
+import { startNode, uniqueKey, until, within } from "./cluster";
 
 type Emitter = Parameters<typeof next>[0];
 
@@ -28,7 +28,10 @@ test("mixed cluster: v2 clients on an official node and a Switchyard node receiv
       const client = v2Client(`http://127.0.0.1:${node.port}`, { transports: ["websocket"] });
       clients.push(client);
       await next(client as unknown as Emitter, "connect");
-      await new Promise<void>((resolve) => client.emit("join", "v2room", () => resolve()));
+      await within(
+        new Promise<void>((resolve) => client.emit("join", "v2room", () => resolve())),
+        "the v2 client's join",
+      );
     }
     for (const from of [A, B]) {
       const received = clients.map((client) =>

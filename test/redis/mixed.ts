@@ -5,7 +5,15 @@
  */
 import assert from "node:assert/strict";
 import type { Socket as ClientSocket } from "socket.io-client";
-import { closeClients, record, startNode, uniqueKey, until, type ClusterNode } from "./cluster";
+import {
+  closeClients,
+  disconnected,
+  record,
+  startNode,
+  uniqueKey,
+  until,
+  type ClusterNode,
+} from "./cluster";
 import type { NodeConfig } from "./node";
 
 export interface Scenario {
@@ -50,8 +58,9 @@ export async function mixedCluster(s: Scenario): Promise<void> {
       members.push({ name, node, socket });
     }
     const byName = (n: string) => members.find((m) => m.name === n) as Member;
-    const join = (n: string, room: string) =>
-      new Promise<void>((resolve) => byName(n).socket.emit("join", room, () => resolve()));
+    const join = async (n: string, room: string) => {
+      await byName(n).socket.timeout(15000).emitWithAck("join", room);
+    };
     await join("a1", "room1");
     await join("b1", "room1");
     await join("b2", "room2");
@@ -67,11 +76,18 @@ export async function mixedCluster(s: Scenario): Promise<void> {
     // Broadcasts, each way: all, one room (room channel), several rooms with except, volatile, uncompressed, binary
     const received = new Map(members.map((m) => [m.name, record(m.socket, "news")]));
     const markers = members.map((m) => record(m.socket, "marker"));
+    // on a timeout, what each client got last (the stream adapters' entry ids are in the nodes' debug output)
+    const lastSeen = () =>
+      members
+        .map((m) => `${m.name}: ${JSON.stringify(received.get(m.name)?.slice(-2) ?? [])}`)
+        .join("; ");
     const expectNews = async (from: ClusterNode, label: string, who: string[]) => {
       await until(
         () => who.every((n) => received.get(n)?.some((args) => args[0] === label)),
         `${label} to reach ${who.join(",")}`,
-      );
+      ).catch((err: Error) => {
+        throw new Error(`${err.message} (last received: ${lastSeen()})`);
+      });
       // a marker broadcast by the same node after the message: a node's messages reach the other node in order,
       // so once every client has the marker, no copy of the message is still on its way
       await from.run({ cmd: "emit", event: "marker", args: [label] });
@@ -257,8 +273,7 @@ export async function mixedCluster(s: Scenario): Promise<void> {
     assert.equal(received.get("a1")?.filter((a) => String(a[0]).startsWith("c-")).length, 0);
 
     // disconnectSockets, each way
-    const gone = (n: string) =>
-      new Promise<void>((resolve) => byName(n).socket.once("disconnect", () => resolve()));
+    const gone = (n: string) => disconnected(byName(n).socket, n);
     const b2gone = gone("b2");
     await A.run({ cmd: "disconnectSockets", rooms: ["room2"] });
     await b2gone;

@@ -82,6 +82,7 @@ interface SocketLike {
   recovered?: boolean;
   rooms: Set<string | number>;
   join(room: string): unknown;
+  leave(room: string): unknown;
   on(ev: string, listener: (...args: never[]) => void): unknown;
 }
 interface NamespaceLike extends Op {
@@ -89,7 +90,10 @@ interface NamespaceLike extends Op {
   adapter: {
     serverCount(): Promise<number>;
     uid?: string;
-    on?(ev: string, fn: (e: Error) => void): unknown;
+    on?(ev: string, fn: (...args: never[]) => void): unknown;
+    /** The local maps of the in-memory base: socket id → rooms, room → socket ids. */
+    sids?: Map<string, Set<string | number>>;
+    rooms?: Map<string | number, Set<string>>;
   };
   sockets: Map<string, SocketLike>;
   on(ev: string, listener: (...args: never[]) => void): unknown;
@@ -108,6 +112,8 @@ interface RedisLike {
 const config = JSON.parse(process.argv[2] ?? process.env.SY_NODE_CONFIG ?? "{}") as NodeConfig;
 const errors: string[] = [];
 const serverEvents: unknown[][] = [];
+/** The adapter's room events per namespace, once "watchRoomEvents" asked: [event, room, socket id]. */
+const roomEvents = new Map<string, Array<[string, string, string | undefined]>>();
 
 async function makeClients(): Promise<{ pub: RedisLike; sub: RedisLike; quit(): Promise<void> }> {
   if (config.backend === "postgres") {
@@ -227,6 +233,9 @@ async function main(): Promise<void> {
       if (!socket.recovered) socket.data = { node: config.name, n: ++counter };
       socket.on("join", (room: string, cb?: () => void) => {
         void Promise.resolve(socket.join(room)).then(() => cb?.());
+      });
+      socket.on("leave", (room: string, cb?: () => void) => {
+        void Promise.resolve(socket.leave(room)).then(() => cb?.());
       });
     });
     nsp.on("hello", (...args: unknown[]) => {
@@ -352,6 +361,24 @@ async function main(): Promise<void> {
       }
       case "serverEvents":
         return serverEvents.splice(0);
+      case "watchRoomEvents": {
+        if (roomEvents.has(nsp.name)) return null;
+        const seen: Array<[string, string, string | undefined]> = [];
+        roomEvents.set(nsp.name, seen);
+        for (const ev of ["create-room", "delete-room", "join-room", "leave-room"])
+          nsp.adapter.on?.(ev, (room: string, id?: string) => seen.push([ev, String(room), id]));
+        return null;
+      }
+      case "roomEvents":
+        return (roomEvents.get(nsp.name) ?? []).splice(0);
+      case "adapterMaps": {
+        // the local maps, as plain data: { sids: { id: rooms }, rooms: { room: ids } }, sorted
+        const plain = (map: Map<string | number, Set<string | number>> | undefined) =>
+          Object.fromEntries(
+            [...(map ?? [])].map(([k, v]) => [String(k), [...v].map(String).sort()]),
+          );
+        return { sids: plain(nsp.adapter.sids), rooms: plain(nsp.adapter.rooms) };
+      }
       case "errors":
         return [...errors];
       case "uid":

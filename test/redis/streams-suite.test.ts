@@ -8,7 +8,7 @@ import { createClient } from "redis";
 import type { AdapterConstructor } from "../../src";
 import { createAdapter } from "../../src/adapters/redis-streams";
 import { adapterSuite, startCluster } from "../adapter/suite";
-import { REDIS_URL, uniqueKey } from "./cluster";
+import { REDIS_URL, uniqueKey, within } from "./cluster";
 
 function streamsOptions(key: string) {
   return {
@@ -51,7 +51,11 @@ adapterSuite("redis streams (node-redis, 3 nodes)", async () => {
 adapterSuite("redis streams (ioredis, 3 nodes)", async () => {
   const key = uniqueKey("suite-streams-io");
   const clients = [0, 1, 2].map(() => new Redis(REDIS_URL));
-  await Promise.all(clients.map((c) => (c.status === "ready" ? undefined : once(c, "ready"))));
+  await Promise.all(
+    clients.map((c) =>
+      c.status === "ready" ? undefined : within(once(c, "ready"), "ioredis ready"),
+    ),
+  );
   let i = 0;
   const cluster = await startCluster(
     3,

@@ -11,12 +11,13 @@ import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, test } from "node:test";
 import { createAdapter as officialCreateAdapter } from "@socket.io/redis-streams-adapter";
+import { Redis } from "ioredis";
 import { createClient } from "redis";
 import { Server as SioServer } from "socket.io";
 import { io as connect, type Socket as ClientSocket } from "socket.io-client";
 import { createAdapter, hashCode, streamFor } from "../../src/adapters/redis-streams";
 import { type AdapterConstructor, Server as SwitchyardServer } from "../../src/index";
-import { REDIS_URL, record, sleep, uniqueKey, until } from "./cluster";
+import { REDIS_URL, connected, record, uniqueKey, until } from "./cluster";
 
 type Client = ReturnType<typeof createClient>;
 type AnyFactory = Parameters<SioServer["adapter"]>[0];
@@ -27,7 +28,6 @@ const sockets: ClientSocket[] = [];
 after(async () => {
   for (const s of sockets) s.disconnect();
   for (const io of servers) await new Promise<void>((resolve) => io.close(() => resolve()));
-  await sleep(50);
   await Promise.allSettled(redisClients.map((c) => c.quit()));
 });
 
@@ -62,10 +62,7 @@ async function node(official: boolean, opts: Record<string, unknown>): Promise<N
 async function clientOf(n: Node, nsp: string): Promise<ClientSocket> {
   const s = connect(`http://127.0.0.1:${n.port}${nsp}`, { transports: ["websocket"] });
   sockets.push(s);
-  await new Promise<void>((resolve, reject) => {
-    s.once("connect", () => resolve());
-    s.once("connect_error", reject);
-  });
+  await connected(s, "a client");
   return s;
 }
 
@@ -160,7 +157,9 @@ test("stream entries: Switchyard writes what the official adapter writes (all, r
   const written: string[][][] = [];
   for (const official of [true, false]) {
     const streamName = `${key}-${official ? "o" : "s"}`;
-    const n = await node(official, { streamName, channelPrefix: `${key}-ch` });
+    // a short BLOCK: the official adapter's close() waits for its XREAD to return before it disconnects
+    // (the process would otherwise stay up to 5 s after the tests)
+    const n = await node(official, { streamName, channelPrefix: `${key}-ch`, blockTimeInMs: 500 });
     n.io.emit("hello", "world", 1);
     n.io.to("roomX").except("roomY").emit("roomed", "x");
     n.io.emit("bin", Buffer.from([1, 2, 3]), { a: 1 });
@@ -182,3 +181,59 @@ test("stream entries: Switchyard writes what the official adapter writes (all, r
   assert.ok(official?.[2]?.[7] !== undefined && !official[2][7].startsWith("{"));
   assert.deepEqual(switchyard, official);
 });
+
+/** The connections Redis has for the client name `name`, with the command each one runs. */
+async function connectionsNamed(check: Client, name: string): Promise<string[]> {
+  const list = String(await check.sendCommand(["CLIENT", "LIST"]));
+  return list
+    .split("\n")
+    .filter((line) => line.includes(` name=${name} `))
+    .map((line) => /cmd=(\S+)/.exec(line)?.[1] ?? "?");
+}
+
+for (const kind of ["redis", "ioredis"] as const) {
+  test(`close() ends the adapter's connections at once, a blocked XREAD included (${kind})`, async () => {
+    const name = uniqueKey(`streams-close-${kind}`);
+    const url = new URL(REDIS_URL);
+    // the adapter's duplicates inherit the client's name, so Redis tells which connections are the adapter's
+    const own =
+      kind === "redis"
+        ? createClient({ url: REDIS_URL, name })
+        : new Redis({ host: url.hostname, port: Number(url.port), connectionName: name });
+    own.on("error", () => {});
+    if (kind === "redis") await (own as Client).connect();
+    const check = await redis();
+    try {
+      const http = createServer();
+      // BLOCK far longer than the test's deadlines: only closing the connection can end that XREAD in time
+      const io = new SwitchyardServer(http, {
+        adapter: createAdapter(own, {
+          streamName: `${name}-s`,
+          channelPrefix: `${name}-ch`,
+          blockTimeInMs: 60000,
+        }) as AdapterConstructor,
+        connectionStateRecovery: {},
+      });
+      io.of("/other");
+      await until(
+        async () => (await connectionsNamed(check, name)).includes("xread"),
+        "the adapter's XREAD to block",
+      );
+      // the client's own connection, the pub/sub connection and the reader
+      assert.equal((await connectionsNamed(check, name)).length, 3);
+      const closing = Date.now();
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+      await until(
+        async () => (await connectionsNamed(check, name)).length === 1,
+        "only the client's own connection to remain",
+      );
+      // well before the XREAD's own timeout, and the client passed in is left open (it is the caller's)
+      assert.ok(Date.now() - closing < 15000);
+      const pong = kind === "redis" ? (own as Client).ping() : (own as Redis).ping();
+      assert.equal(await pong, "PONG");
+    } finally {
+      if (kind === "redis") await (own as Client).quit();
+      else await (own as Redis).quit();
+    }
+  });
+}

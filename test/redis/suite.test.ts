@@ -8,7 +8,7 @@ import { createClient } from "redis";
 import type { AdapterConstructor } from "../../src";
 import { createAdapter, createShardedAdapter } from "../../src/adapters/redis";
 import { adapterSuite, startCluster } from "../adapter/suite";
-import { REDIS_URL, uniqueKey } from "./cluster";
+import { REDIS_URL, uniqueKey, within } from "./cluster";
 
 adapterSuite("redis (classic, node-redis, 3 nodes)", async () => {
   const key = uniqueKey("suite-classic");
@@ -45,7 +45,11 @@ adapterSuite("redis (sharded, ioredis, 3 nodes)", async () => {
     return { pub, sub: pub.duplicate() };
   });
   const clients = pairs.flatMap(({ pub, sub }) => [pub, sub]);
-  await Promise.all(clients.map((c) => (c.status === "ready" ? undefined : once(c, "ready"))));
+  await Promise.all(
+    clients.map((c) =>
+      c.status === "ready" ? undefined : within(once(c, "ready"), "ioredis ready"),
+    ),
+  );
   let i = 0;
   const cluster = await startCluster(3, () => {
     const { pub, sub } = pairs[i++]!;

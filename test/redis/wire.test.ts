@@ -13,7 +13,7 @@ import { createClient } from "redis";
 import { Server as SioServer } from "socket.io";
 import { createAdapter, createShardedAdapter } from "../../src/adapters/redis";
 import { type AdapterConstructor, Server as SwitchyardServer } from "../../src/index";
-import { REDIS_URL, sleep, uniqueKey, until } from "./cluster";
+import { REDIS_URL, uniqueKey, until } from "./cluster";
 
 type Client = ReturnType<typeof createClient>;
 const clients: Client[] = [];
@@ -42,7 +42,6 @@ interface Side {
 const servers: SioServer[] = [];
 after(async () => {
   for (const io of servers) await io.of("/").adapter.close();
-  await sleep(50);
   await Promise.allSettled(clients.map((c) => c.quit()));
 });
 

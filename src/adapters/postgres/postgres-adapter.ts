@@ -5,7 +5,7 @@
  */
 import createDebug from "debug";
 import type { AdapterNamespace } from "../../adapter/adapter";
-import { MessageType, type ClusterMessage } from "../../adapter/cluster";
+import { MessageType, toError, type ClusterMessage } from "../../adapter/cluster";
 import {
   ClusterAdapterWithHeartbeat,
   type ClusterAdapterWithHeartbeatOptions,
@@ -99,6 +99,22 @@ export class PostgresAdapter extends ClusterAdapterWithHeartbeat implements Post
     this.reportError(err);
   }
 
+  suspended(): void {
+    if (!this.announced || this.isClosed()) return;
+    // deaf, this node cannot hear the others, nor their answers: it counts none of them until it hears them
+    // again (its pending requests end with the answers received so far), and tells them at once (the close
+    // message, sent out of turn) so that their requests stop waiting for it; its own messages wait meanwhile
+    this.forgetAllNodes();
+    const goodbye: ClusterMessage = {
+      type: MessageType.ADAPTER_CLOSE,
+      uid: this.uid,
+      nsp: this.nsp.name,
+    };
+    this.transport
+      .publish(goodbye, true)
+      .catch((err: unknown) => debug("could not tell the others: %s", toError(err).message));
+  }
+
   resumed(): void {
     // notifications sent while the connection was down are lost: announce this node again
     if (this.announced && !this.isClosed()) this.publish({ type: MessageType.INITIAL_HEARTBEAT });
@@ -107,7 +123,8 @@ export class PostgresAdapter extends ClusterAdapterWithHeartbeat implements Post
   protected override async doPublish(message: ClusterMessage): Promise<string> {
     if (this.unusable) throw this.unusable;
     if (this.closing) return "";
-    await this.transport.publish(message);
+    // closing goes at once even when deaf: close() must not wait for Postgres to come back
+    await this.transport.publish(message, message.type === MessageType.ADAPTER_CLOSE);
     return "";
   }
 

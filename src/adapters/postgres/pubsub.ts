@@ -6,6 +6,11 @@
  *
  * The wire is `@socket.io/postgres-adapter` 0.5's: channel `${channelPrefix}#${nsp}`; a notification is the
  * message as JSON, or `{"uid","type","attachmentId"}` naming a row whose `payload` is the message in msgpack.
+ *
+ * A node speaks only while it hears: a message waits until its channel is listened to on the current
+ * connection. Postgres does not keep notifications for a session that is not listening, so a node that sent
+ * while deaf would be counted alive by the others (any message proves a node alive) while missing their
+ * requests; holding its messages until it hears again keeps "heard from" meaning "can answer".
  */
 import { decode as msgpackDecode, encode as msgpackEncode } from "@msgpack/msgpack";
 import createDebug from "debug";
@@ -63,8 +68,20 @@ export interface PostgresSubscriber {
   deliver(message: ClusterMessage): void;
   /** A failure of the transport. */
   fail(err: Error): void;
+  /** The listening connection is lost: this node hears nothing until `resumed()`. */
+  suspended(): void;
   /** The listening connection is back (after a loss): messages sent meanwhile are lost. */
   resumed(): void;
+}
+
+/** A message waiting for its turn, with its notification payload once prepared. */
+interface QueuedPublish {
+  message: ClusterMessage;
+  channel: string;
+  /** The notification's JSON, or undefined when the message goes through the attachment table. */
+  payload?: string;
+  resolve(): void;
+  reject(err: Error): void;
 }
 
 /** Postgres refuses a notification payload of 8000 bytes or more, and a channel name over 63 bytes. */
@@ -81,6 +98,13 @@ const MAY_CARRY_BINARY: ReadonlySet<number> = new Set([
 
 /** Publishes waiting for their turn beyond which new ones are refused (Postgres unreachable for long). */
 const MAX_QUEUED_PUBLISHES = 10000;
+
+/**
+ * Messages sent in one round trip (`SELECT pg_notify($1, $2), pg_notify($3, $4), ...`: one transaction, whose
+ * notifications Postgres delivers in order), so that a backlog (after an outage, or under a load above one
+ * round trip per message) drains at once instead of delaying every later message, answers included.
+ */
+const MAX_BATCH = 200;
 
 /** Reconnection delays of the listening connection: doubling from the first to the last, with jitter. */
 const RECONNECT_FIRST_MS = 200;
@@ -107,15 +131,15 @@ export class PostgresTransport {
   private readonly listening = new Set<string>();
   /** Who waits for a channel's first LISTEN (a namespace announces itself only once it can hear answers). */
   private readonly waiting = new Map<string, Array<() => void>>();
+  /** Messages in the order published; the head waits while its channel is not listened to. */
+  private readonly queue: QueuedPublish[] = [];
+  private draining = false;
   private listener?: PostgresPoolClient;
   private connecting?: Promise<void>;
   private reconnectTimer?: NodeJS.Timeout;
   private reconnectAttempts = 0;
   private cleanupTimer?: NodeJS.Timeout;
   private tableReady?: Promise<void>;
-  /** Publishes run one after the other, so that a node's messages reach the others in the order sent. */
-  private publishing: Promise<void> = Promise.resolve();
-  private queuedPublishes = 0;
   /** Notifications are handled one after the other (an attachment is fetched before the next is handled). */
   private receiving: Promise<void> = Promise.resolve();
   private readonly onPoolError = (err: Error) => this.fail(err);
@@ -166,6 +190,11 @@ export class PostgresTransport {
     if (subscribers.size > 0) return;
     this.channels.delete(channel);
     this.listening.delete(channel);
+    // nobody is left to wait for the channel's LISTEN, nor to send its messages once heard
+    const waiting = this.waiting.get(channel);
+    this.waiting.delete(channel);
+    for (const resolve of waiting ?? []) resolve();
+    this.drain();
     const client = this.listener;
     if (this.channels.size > 0) {
       if (client)
@@ -273,6 +302,8 @@ export class PostgresTransport {
         const waiting = this.waiting.get(channel);
         this.waiting.delete(channel);
         for (const resolve of waiting ?? []) resolve();
+        // the messages held while the channel was deaf go now
+        this.drain();
       },
       (err: unknown) => {
         // a LISTEN that failed on a working connection would leave the channel deaf: start over
@@ -290,6 +321,8 @@ export class PostgresTransport {
     this.listening.clear();
     this.detach(client);
     this.fail(err);
+    for (const subscribers of this.channels.values())
+      for (const subscriber of subscribers) subscriber.suspended();
     try {
       client.release(err);
     } catch (releaseErr) {
@@ -375,35 +408,114 @@ export class PostgresTransport {
 
   // --- publishing ----------------------------------------------------------------------------------------
 
-  /** Sends a message to the namespace's channel, in order after this transport's earlier messages. */
-  publish(message: ClusterMessage): Promise<void> {
-    if (this.queuedPublishes >= MAX_QUEUED_PUBLISHES)
-      return Promise.reject(
-        new Error(`${MAX_QUEUED_PUBLISHES} messages are waiting for Postgres: this one is dropped`),
-      );
-    this.queuedPublishes++;
-    const sent = this.publishing.then(() => this.send(message));
-    const settled = sent.then(
-      () => void this.queuedPublishes--,
-      () => void this.queuedPublishes--,
-    );
-    this.publishing = settled;
-    return sent;
+  /**
+   * Sends a message to the namespace's channel, in order after this transport's earlier messages, once this
+   * node hears that channel. `evenIfDeaf`: a message that must not wait (a node's goodbye) goes at once when
+   * the channel is deaf, out of turn.
+   */
+  publish(message: ClusterMessage, evenIfDeaf = false): Promise<void> {
+    const channel = this.channelOf(message.nsp ?? "/");
+    return new Promise((resolve, reject) => {
+      const item: QueuedPublish = { message, channel, resolve, reject };
+      if (evenIfDeaf && !this.listening.has(channel)) {
+        this.sendBatch([item]).then(resolve, reject);
+        return;
+      }
+      if (this.queue.length >= MAX_QUEUED_PUBLISHES) {
+        reject(
+          new Error(
+            `${MAX_QUEUED_PUBLISHES} messages are waiting for Postgres: this one is dropped`,
+          ),
+        );
+        return;
+      }
+      this.queue.push(item);
+      this.drain();
+    });
   }
 
-  private async send(message: ClusterMessage): Promise<void> {
-    const channel = this.channelOf(message.nsp ?? "/");
-    if (MAY_CARRY_BINARY.has(message.type) && hasBinary(message.data)) {
-      await this.sendAttachment(channel, message);
-      return;
+  /** Sends the queue's messages, batch after batch, until it is empty or its head's channel is deaf. */
+  private drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    void this.drainQueue();
+  }
+
+  private async drainQueue(): Promise<void> {
+    try {
+      for (;;) {
+        const head = this.queue[0];
+        if (!head) return;
+        if (!this.channels.has(head.channel)) {
+          this.queue.shift();
+          head.reject(new Error(`no longer listening on "${head.channel}": message not sent`));
+          continue;
+        }
+        // drain() runs again once the channel is heard
+        if (!this.listening.has(head.channel)) return;
+        const batch = this.takeBatch();
+        try {
+          await this.sendBatch(batch);
+          for (const item of batch) item.resolve();
+        } catch (err) {
+          for (const item of batch) item.reject(toError(err));
+        }
+      }
+    } finally {
+      // cleared in the same turn as the loop's end, so that a drain() right after starts a new one
+      this.draining = false;
     }
+  }
+
+  /**
+   * The next messages that can go in one round trip: plain notifications of channels heard, up to MAX_BATCH,
+   * and no two equal ones (Postgres delivers one of equal notifications of a transaction); a message going
+   * through the attachment table goes alone.
+   */
+  private takeBatch(): QueuedPublish[] {
+    const first = this.queue.shift() as QueuedPublish;
+    this.prepare(first);
+    if (first.payload === undefined) return [first];
+    const batch = [first];
+    const seen = new Set([`${first.channel}\0${first.payload}`]);
+    for (;;) {
+      const next = this.queue[0];
+      if (!next || batch.length >= MAX_BATCH || !this.listening.has(next.channel)) break;
+      this.prepare(next);
+      const key = `${next.channel}\0${next.payload}`;
+      if (next.payload === undefined || seen.has(key)) break;
+      seen.add(key);
+      batch.push(this.queue.shift() as QueuedPublish);
+    }
+    return batch;
+  }
+
+  /** Sets `payload` when the message fits in a notification (no binary, JSON under the threshold). */
+  private prepare(item: QueuedPublish): void {
+    if (item.payload !== undefined) return;
+    const { message } = item;
+    if (MAY_CARRY_BINARY.has(message.type) && hasBinary(message.data)) return;
     const payload = JSON.stringify(message);
     const limit = Math.min(this.opts.payloadThreshold, NOTIFY_PAYLOAD_LIMIT);
-    if (Buffer.byteLength(payload) >= limit) {
-      await this.sendAttachment(channel, message);
-      return;
+    if (Buffer.byteLength(payload) < limit) item.payload = payload;
+  }
+
+  private async sendBatch(batch: QueuedPublish[]): Promise<void> {
+    if (batch.length === 1) {
+      const [item] = batch as [QueuedPublish];
+      this.prepare(item);
+      if (item.payload === undefined) {
+        await this.sendAttachment(item.channel, item.message);
+        return;
+      }
     }
-    await this.pool.query("SELECT pg_notify($1, $2)", [channel, payload]);
+    const calls: string[] = [];
+    const values: string[] = [];
+    for (const item of batch) {
+      calls.push(`pg_notify($${values.length + 1}, $${values.length + 2})`);
+      values.push(item.channel, item.payload as string);
+    }
+    await this.pool.query(`SELECT ${calls.join(", ")}`, values);
   }
 
   private async sendAttachment(channel: string, message: ClusterMessage): Promise<void> {

@@ -113,6 +113,8 @@ export function streamsToRead(streamName: string, streamCount: number): string[]
 }
 
 const OFFSET = /^[0-9]+-[0-9]+$/;
+/** How long a broadcast's local delivery waits for its offset (the XADD's answer) before going without it. */
+const OFFSET_WAIT_MS = 2000;
 const RESTORE_PAGE = 1000;
 /** Kinds of messages that may carry binary (and so go to the stream as base64 msgpack). */
 const MAY_CARRY_BINARY: ReadonlySet<number> = new Set([
@@ -153,7 +155,7 @@ class StreamsHub {
   subClient?: RedisClient;
   private reader?: RedisClient;
   private readonly lastIds = new Map<string, string>();
-  private started?: Promise<void>;
+  private readonly started: Promise<void>;
   private stopped = false;
 
   constructor(
@@ -164,25 +166,42 @@ class StreamsHub {
       (sub) => (this.subClient = sub),
     );
     this.sub.catch((err: unknown) => this.reportError(err));
+    // the streams' tails are asked for now, with the first namespace: whatever is appended after this (from
+    // a node that has not heard of this one yet) is read, even before the reading connection is up
+    this.started = this.run().catch((err: unknown) => this.reportError(err));
   }
 
   reportError(err: unknown): void {
     for (const adapter of this.adapters.values()) adapter.reportHubError(err);
   }
 
-  /** Starts reading (once): from the last entry of each stream now, so nothing written after is missed. */
+  /** Resolves once the reading connection is up (errors go to the adapters' `error` event meanwhile). */
   start(): Promise<void> {
-    this.started ??= (async () => {
-      const streams = streamsToRead(this.opts.streamName, this.opts.streamCount);
-      const tails = await Promise.all(
-        streams.map((s) => command(this.client, ["XREVRANGE", s, "+", "-", "COUNT", "1"])),
-      );
-      streams.forEach((s, i) => this.lastIds.set(s, parseEntries(tails[i])[0]?.id ?? "0-0"));
-      this.reader = await duplicate(this.client, () => {});
-      if (this.stopped) return disconnect(this.reader);
-      void this.poll(this.reader);
-    })();
     return this.started;
+  }
+
+  /** The last entry of each stream now, then the reading loop from there. */
+  private async run(): Promise<void> {
+    const streams = streamsToRead(this.opts.streamName, this.opts.streamCount);
+    for (let failures = 0; !this.stopped;) {
+      try {
+        const tails = await Promise.all(
+          streams.map((s) => command(this.client, ["XREVRANGE", s, "+", "-", "COUNT", "1"])),
+        );
+        streams.forEach((s, i) => this.lastIds.set(s, parseEntries(tails[i])[0]?.id ?? "0-0"));
+        break;
+      } catch (err) {
+        // Redis not there yet: report once, retry with the XREAD loop's pause
+        if (failures++ === 0) this.reportError(err);
+        await sleep(Math.min(1000, 50 * 2 ** failures));
+      }
+    }
+    if (this.stopped) return;
+    debug("reading %s from %o", streams, Object.fromEntries(this.lastIds));
+    const reader = await duplicate(this.client, () => {});
+    if (this.stopped) return disconnect(reader);
+    this.reader = reader;
+    void this.poll(reader);
   }
 
   private async poll(reader: RedisClient): Promise<void> {
@@ -211,6 +230,13 @@ class StreamsHub {
         continue;
       }
       for (const [stream, entries] of parseRead(reply)) {
+        if (debug.enabled)
+          debug(
+            "read %s after %s: %s",
+            stream,
+            this.lastIds.get(stream),
+            entries.map((e) => e.id),
+          );
         for (const entry of entries) {
           this.lastIds.set(stream, entry.id);
           const nsp = entry.fields.nsp;
@@ -446,7 +472,11 @@ export class RedisStreamsAdapter extends ClusterAdapter {
       String(this.opts.maxLen),
       "*",
       ...fields,
-    ]).then((id) => String(id));
+    ]).then((id) => {
+      if (debug.enabled)
+        debug("[%s] appended %s to %s (type %s)", this.uid, id, this.streamName, message.type);
+      return String(id);
+    });
   }
 
   protected override async doPublish(message: ClusterMessage): Promise<string> {
@@ -471,8 +501,9 @@ export class RedisStreamsAdapter extends ClusterAdapter {
 
   /**
    * Appends to the stream first, then delivers locally with the entry id as the offset (so every node sends
-   * the same offset). If Redis fails, the local delivery still happens (without an offset) and the error goes
-   * to the `error` event.
+   * the same offset). If Redis fails, or has not answered within OFFSET_WAIT_MS (a client holds its commands
+   * while reconnecting: node-redis's offline queue), the local delivery happens without an offset and the error
+   * goes to the `error` event; an entry that Redis takes later still reaches the other nodes.
    */
   override broadcast(packet: AdapterPacket, opts: BroadcastOptions): void | Promise<void> {
     if (opts.flags?.local || this.closed) return this.localBroadcast(packet, opts);
@@ -489,16 +520,29 @@ export class RedisStreamsAdapter extends ClusterAdapter {
       this.reportError(err);
       return this.localBroadcast(packet, opts);
     }
-    return sent.then(
-      (offset) => {
+    return new Promise<void>((resolve) => {
+      let delivered = false;
+      const deliver = (offset: string | undefined) => {
+        if (delivered) return;
+        delivered = true;
+        clearTimeout(timer);
         this.addOffsetIfNecessary(packet, opts, offset);
-        return this.localBroadcast(packet, opts);
-      },
-      (err: unknown) => {
+        this.localBroadcast(packet, opts);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.reportError(
+          new Error(
+            `no answer from Redis to XADD in ${OFFSET_WAIT_MS} ms: delivered without an offset`,
+          ),
+        );
+        deliver(undefined);
+      }, OFFSET_WAIT_MS);
+      sent.then(deliver, (err: unknown) => {
         this.reportError(err);
-        return this.localBroadcast(packet, opts);
-      },
-    );
+        deliver(undefined);
+      });
+    });
   }
 
   // ---- receiving ----------------------------------------------------------------------------------------

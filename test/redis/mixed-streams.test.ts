@@ -1,9 +1,8 @@
-// Out of `npm test` for now (not *.test.ts): it intermittently loses broadcasts on a quiet machine; run it with
-// `node --import tsx --test test/redis/mixed-streams.unstable.ts` while fixing it (see the issue 11 note).
 /**
  * Mixed clusters over Redis Streams: an official socket.io node with @socket.io/redis-streams-adapter 0.3.1 and
  * a Switchyard node with switchyard/redis-streams-adapter (connection state recovery on), every broadcast and
- * utility method in both directions (test/redis/mixed.ts), with both Redis clients.
+ * utility method in both directions (test/redis/mixed.ts), with both Redis clients. Recovery between the two
+ * kinds of nodes, both ways: streams-recovery.test.ts.
  */
 import { test } from "node:test";
 import { mixedCluster } from "./mixed";
