@@ -233,10 +233,15 @@ const SCENARIOS = [
   })),
 ];
 
+// Not a comparison of two implementations: Switchyard's polling round trip on the session's owner against the
+// same forwarded from another node (bench/forwarded-polling.mjs), one figure pair with its ratio.
+const FORWARDED = "forwarded-polling";
+const runForwarded = !options.only || options.only.split(",").includes(FORWARDED);
+
 const selected = options.only
   ? SCENARIOS.filter((s) => options.only.split(",").includes(s.name))
   : SCENARIOS.filter((s) => !(s.cluster && flag("no-cluster")));
-if (selected.length === 0) {
+if (selected.length === 0 && !runForwarded) {
   console.error(`--only matched nothing; scenarios: ${SCENARIOS.map((s) => s.name).join(", ")}`);
   process.exit(2);
 }
@@ -648,6 +653,39 @@ async function checkLoadable(impl) {
   }
 }
 
+/** Runs bench/forwarded-polling.mjs (Switchyard only) and prints its figure; its JSON for the record. */
+async function forwardedPolling() {
+  const args = [
+    path.join(here, "forwarded-polling.mjs"),
+    "--json",
+    "--reps",
+    String(Math.max(options.reps, 3)),
+  ];
+  if (quick) args.push("--trips", "300");
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk) => (out += chunk));
+  const code = await new Promise((resolve) => child.once("exit", resolve));
+  if (code !== 0) {
+    console.log(`\n${FORWARDED}: FAILED (exit ${code})`);
+    process.exitCode = 1;
+    return { error: `exit ${code}` };
+  }
+  const r = JSON.parse(out.trim().split("\n").pop());
+  const f = (x, d = 0) => `${x.median.toFixed(d)} [${x.min.toFixed(d)}-${x.max.toFixed(d)}]`;
+  console.log(
+    `\n${FORWARDED} (Switchyard, ${r.route}, ${r.reps} reps of ${r.roundTripsPerRun} round trips): ` +
+      `server CPU per long-polling round trip, all processes`,
+  );
+  console.log(`  on the session's owner      ${f(r.owner.cpuUsPerRoundTrip)} µs`);
+  console.log(
+    `  forwarded from another node ${f(r.forwarded.cpuUsPerRoundTrip)} µs ` +
+      `(relay ${f(r.forwarded.relayUs)}, primary ${f(r.forwarded.primaryUs)}, owner ${f(r.forwarded.ownerUs)})`,
+  );
+  console.log(`  ratio forwarded / owner     ${f(r.ratio, 2)}`);
+  return r;
+}
+
 async function main() {
   const started = Date.now();
   await checkLoadable(options.baseline);
@@ -699,17 +737,20 @@ async function main() {
   if (privateRedis) await privateRedis.stop();
 
   const rows = summarize(runs);
-  console.log("");
-  printTable(rows);
-  printSaturation(runs);
-  console.log(
-    "\nratio = " +
-      labelC +
-      " / " +
-      options.baseline +
-      " (medians; [min-max] of the per-repetition ratios). " +
-      "Lower is better except where marked higher=better.",
-  );
+  if (rows.length > 0) {
+    console.log("");
+    printTable(rows);
+    printSaturation(runs);
+    console.log(
+      "\nratio = " +
+        labelC +
+        " / " +
+        options.baseline +
+        " (medians; [min-max] of the per-repetition ratios). " +
+        "Lower is better except where marked higher=better.",
+    );
+  }
+  const forwarded = runForwarded ? await forwardedPolling() : undefined;
 
   const date = new Date(started);
   const record = {
@@ -724,6 +765,7 @@ async function main() {
     scenarios: selected.map((s) => ({ name: s.name, load: s.load, params: s.params })),
     summary: rows,
     runs,
+    ...(forwarded ? { forwardedPolling: forwarded } : {}),
   };
   const out =
     options.out ??
@@ -735,7 +777,7 @@ async function main() {
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, `${JSON.stringify(record, null, 2)}\n`);
   console.log(`\nJSON record: ${path.relative(process.cwd(), out)}`);
-  if (options.chart) {
+  if (options.chart && rows.length > 0) {
     const chartPath = path.join(here, "chart.svg");
     const mdPath = path.join(here, "latest.md");
     writeChart(chartPath, record);

@@ -166,7 +166,7 @@ export class Socket extends EventEmitter {
     if (typeof callback === "function") (this.packetsFn ??= []).push(callback);
     this.flush();
     // the peer is not keeping up (or polling between requests): look at the bound
-    if (!this.transport.writable) this.checkSendBuffer();
+    if (!this.transport.writable || this.transport.lagging) this.checkSendBuffer();
   }
 
   private checkSendBuffer(): void {

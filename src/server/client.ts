@@ -220,7 +220,7 @@ export class Client<
   writeToEngine(encoded: EncodedPacket | string | Buffer, opts: WriteOptions): void {
     const conn = this.conn;
     if (conn.readyState !== "open") return;
-    if (opts.volatile && (!conn.transport.writable || conn.needsDrain)) {
+    if (opts.volatile && (!conn.transport.writable || conn.transport.lagging || conn.needsDrain)) {
       debug.enabled && debug("volatile packet dropped for %s", this.id);
       return;
     }
