@@ -10,7 +10,7 @@ import type { Duplex } from "node:stream";
 import cors from "cors";
 import createDebug from "debug";
 import type { WebSocket as WsSocket } from "ws";
-import { channels, type EngineWriteCounter } from "../diagnostics";
+import { channels, type EngineTrafficCounter } from "../diagnostics";
 import { AddressLimit, addressOf } from "./address-limit";
 import { attachToHttpServer } from "./attach";
 import { answerClosed, answerRefusedRequest, checkRequest, type Refusal } from "./checks";
@@ -56,8 +56,8 @@ export class Server extends EventEmitter {
   clientsCount = 0;
   /** The HTTP server created by `listen()`. */
   httpServer?: HttpServer;
-  /** @internal Set by a metrics collector (`switchyard/metrics`): counts every write without a message. */
-  _writeCounter: EngineWriteCounter | undefined = undefined;
+  /** @internal Set by a metrics collector (`switchyard/metrics`): counts packets in and out without a message. */
+  _trafficCounter: EngineTrafficCounter | undefined = undefined;
   /** @internal The heartbeat of revision 4 sessions (the server pings). */
   readonly _heartbeat: Heartbeat;
   /** Revision 3 sessions' (the client pings; only the deadline, `pingInterval + pingTimeout`), made on first use. */

@@ -231,8 +231,8 @@ export class Socket extends EventEmitter {
     if (channels.enginePacketOut.hasSubscribers) {
       channels.enginePacketOut.publish({ socket: this, packets: buffer });
     }
-    const writeCounter = this.server._writeCounter;
-    if (writeCounter !== undefined) writeCounter.countOut(this.transport.name, buffer);
+    const counter = this.server._trafficCounter;
+    if (counter !== undefined) counter.countOut(this.transport.name, buffer);
     const callbacks = this.packetsFn;
     this.packetsFn = null;
     this.transport.send(buffer, callbacks);
@@ -277,6 +277,8 @@ export class Socket extends EventEmitter {
     debug.enabled && debug("%s: received %s", this.id, packet.type);
     if (channels.enginePacketIn.hasSubscribers)
       channels.enginePacketIn.publish({ socket: this, packet });
+    const counter = this.server._trafficCounter;
+    if (counter !== undefined) counter.countIn(transport.name, packet);
     this.emit("packet", packet);
     if (this.hbList === ListId.PONG && !this.pongRefreshed && packet.type !== "pong") {
       // incoming traffic shows the peer is alive: extend the pong deadline once per ping

@@ -18,6 +18,7 @@ import {
 } from "../adapter/adapter";
 import { SessionAwareAdapter } from "../adapter/session-aware";
 import type { ConnectionStateRecovery, ConnectionStateRecoveryOptions } from "../adapter/sessions";
+import type { EventCounter } from "../diagnostics";
 import {
   Server as Engine,
   type ServerOptions as EngineOptions,
@@ -146,6 +147,8 @@ export class Server<
   readonly _recovery: Readonly<ConnectionStateRecovery> | undefined;
   /** @internal The Socket.IO layer's limits (limits.ts). */
   _limits: LimitOptions;
+  /** @internal Set by a metrics collector (`switchyard/metrics`): counts events in and out without a message. */
+  _eventCounter: EventCounter | undefined = undefined;
   private readonly parentNsps = new Map<
     DynamicMatcher,
     ParentNamespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>

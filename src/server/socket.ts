@@ -232,6 +232,8 @@ export class Socket<
     if (channels.eventOut.hasSubscribers) {
       channels.eventOut.publish({ socket: this, event: ev, args: data.slice(1), ackId: packet.id });
     }
+    const events = this.nsp.server._eventCounter;
+    if (events !== undefined) events.countOut(ev as string);
     if (this.pid !== undefined) {
       // connection state recovery: through the adapter, which gives the event an offset and keeps it
       const opts = { rooms: new Set<Room>([this.id]), except: new Set<Room>(), flags };
@@ -405,6 +407,8 @@ export class Socket<
         ackId: packet.id,
       });
     }
+    const events = this.nsp.server._eventCounter;
+    if (events !== undefined) events.countIn(args[0]);
     if (packet.id !== undefined) args.push(this.ack(packet.id));
     if (this.anyIncoming) {
       for (const listener of this.anyIncoming.slice()) listener.apply(this, args);
