@@ -15,6 +15,7 @@ import fs from "node:fs";
 import http from "node:http";
 import { performance } from "node:perf_hooks";
 import { WebSocket } from "ws";
+import { pollingRequest } from "./polling-request.mjs";
 
 const EIO_PATH = "/socket.io/";
 
@@ -467,33 +468,7 @@ async function polling(port, p) {
   const samples = new Float64Array(2_000_000);
   let nSamples = 0;
 
-  function request(method, sid, body) {
-    return new Promise((resolve, reject) => {
-      const path = `${EIO_PATH}?EIO=4&transport=polling${sid ? `&sid=${sid}` : ""}`;
-      const req = http.request(
-        {
-          host: "127.0.0.1",
-          port,
-          method,
-          path,
-          agent,
-          headers: body ? { "content-type": "text/plain;charset=UTF-8" } : {},
-        },
-        (res) => {
-          const chunks = [];
-          res.on("data", (c) => chunks.push(c));
-          res.on("end", () => {
-            const text = Buffer.concat(chunks).toString();
-            if (res.statusCode !== 200) reject(new Error(`HTTP ${res.statusCode}: ${text}`));
-            else resolve(text);
-          });
-          res.on("error", reject);
-        },
-      );
-      req.on("error", reject);
-      req.end(body);
-    });
-  }
+  const request = (method, sid, body) => pollingRequest(agent, port, method, sid, body);
 
   async function session() {
     const open = await request("GET", null);

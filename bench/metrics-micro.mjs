@@ -1,10 +1,11 @@
 // The per-write cost of counting outgoing engine packets, without the rest of the server: a fan-out of one
 // encoded message to TARGETS sessions, counted (a) not at all, (b) the previous way (a channel message per
-// write to a subscriber that tallies), (c) through the engine's write counter the collector sets now.
+// write to a subscriber that tallies), (c) through the engine's traffic counter the collector sets now.
 // Run: npm run build && node bench/metrics-micro.mjs [iterations]   (mode "only:<name>" for callgrind)
 import diagnostics from "node:diagnostics_channel";
 import { createServer } from "node:http";
 import { Server, ChannelName } from "../dist/index.js";
+import { PreparedMessage } from "../dist/engine/index.js";
 import { collectMetrics } from "../dist/metrics/index.js";
 
 const TARGETS = 1000;
@@ -12,14 +13,17 @@ const iterations = Number(process.argv[2] ?? 2000);
 const only = process.argv[3];
 const io = new Server(createServer());
 const metrics = collectMetrics(io);
-const counter = io.engine._writeCounter;
-if (counter === undefined) throw new Error("the collector did not set the engine's write counter");
+const counter = io.engine._trafficCounter;
+if (counter === undefined)
+  throw new Error("the collector did not set the engine's traffic counter");
 const data = "2" + JSON.stringify(["tick", { n: 1, text: "x".repeat(60) }]);
 const sessions = Array.from({ length: TARGETS }, () => ({
   server: io.engine,
   transport: { name: "websocket" },
 }));
-const packets = sessions.map(() => [{ type: "message", data, options: {}, prepared: undefined }]);
+// one prepared message for every target, as a broadcast's
+const prepared = new PreparedMessage(data);
+const packets = sessions.map(() => [{ type: "message", data, options: {}, prepared }]);
 const channel = diagnostics.channel(ChannelName.ENGINE_PACKET_OUT);
 
 const modes = {
@@ -33,7 +37,7 @@ const modes = {
   },
   counter() {
     for (let i = 0; i < TARGETS; i++) {
-      const c = sessions[i].server._writeCounter;
+      const c = sessions[i].server._trafficCounter;
       if (c !== undefined) c.countOut(sessions[i].transport.name, packets[i]);
     }
   },

@@ -73,13 +73,26 @@ export interface EnginePacketOutMessage {
 }
 
 /**
- * @internal The collector's cheap path for outgoing engine packets: a fixed-shape counter the engine server
- * holds (`_writeCounter`) and calls on every write, so a fan-out to N sockets costs N calls and no message
- * objects. Undefined without a collector: the engine then pays one property read per write. Other subscribers
- * keep `switchyard:engine:packet:out`, which is still published whenever it has subscribers.
+ * @internal The collector's cheap path for engine packets: a fixed-shape counter the engine server holds
+ * (`_trafficCounter`) and calls on every packet received and every write, with no message object and no
+ * channel dispatch (a fan-out to N sockets is N writes). Undefined without a collector: the engine then pays
+ * one property read per packet and per write. Other subscribers keep `switchyard:engine:packet:in` and
+ * `switchyard:engine:packet:out`, which are still published whenever they have subscribers.
  */
-export interface EngineWriteCounter {
+export interface EngineTrafficCounter {
+  countIn(transport: string, packet: EnginePacket): void;
   countOut(transport: string, packets: readonly EnginePacket[]): void;
+}
+
+/**
+ * @internal The collector's cheap path for events: a counter the Socket.IO server holds (`_eventCounter`) and
+ * calls with the event name of every event received and every `socket.emit`, instead of a channel message
+ * (which copies the arguments). Undefined without a collector. `switchyard:event:in` and
+ * `switchyard:event:out` are still published whenever they have subscribers.
+ */
+export interface EventCounter {
+  countIn(event: unknown): void;
+  countOut(event: string): void;
 }
 
 /** A Socket.IO socket joined its namespace (after the namespace's middlewares). */

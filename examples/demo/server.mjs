@@ -1,15 +1,19 @@
 // The Switchyard demo: a small chat with rooms, acknowledgements and an admin panel that drives the
 // server's utility methods (socketsJoin, socketsLeave, disconnectSockets, fetchSockets,
 // serverSideEmit). `npm start` runs it on the in-memory adapter; with REDIS_URL set, several
-// nodes on different ports form one cluster through the Redis adapter.
+// nodes on different ports form one cluster through the Redis adapter; with WORKERS=N, N workers of
+// node:cluster share PORT, joined by the cluster adapter, with no sticky sessions (the engine's
+// `forwarding` over the cluster's IPC serves a polling request on whichever worker it reaches).
 //
 //   npm run build && npm start                        # http://localhost:3000
+//   WORKERS=4 npm start                               # every core, one port
 //   REDIS_URL=redis://127.0.0.1:6379 PORT=3001 npm start
 //   REDIS_URL=redis://127.0.0.1:6379 PORT=3002 npm start
+import cluster from "node:cluster";
 import { readFile } from "node:fs/promises";
 import http from "node:http";
 import { fileURLToPath } from "node:url";
-import { Server } from "switchyard";
+import { Server, clusterForwarding } from "switchyard";
 import { collectMetrics } from "switchyard/metrics";
 
 const PUBLIC_DIR = new URL("./public/", import.meta.url);
@@ -63,25 +67,42 @@ async function redisAdapter(url, key) {
   };
 }
 
+/** The cluster adapter and the forwarding of polling requests over the IPC of a node:cluster worker. */
+async function clusterAdapter() {
+  const { createAdapter } = await import("switchyard/cluster-adapter");
+  return { adapter: createAdapter(), forwarding: clusterForwarding() };
+}
+
 /**
  * Starts the demo. Options: `port` (0 for an ephemeral one), `host`, `redisUrl` (uses the Redis
  * adapter when set), `redisKey` (the channel prefix, "socket.io" by default), `nodeName` (shown in
- * the page and in cluster messages).
+ * the page and in cluster messages), `clusterWorker` (in a node:cluster worker: the cluster adapter
+ * and forwarding over IPC).
  * Resolves to `{ url, io, close }`.
  */
-export async function start({ port = 3000, host, redisUrl, redisKey, nodeName } = {}) {
+export async function start({
+  port = 3000,
+  host,
+  redisUrl,
+  redisKey,
+  nodeName,
+  clusterWorker = false,
+} = {}) {
   const httpServer = http.createServer((req, res) => {
     serveStatic(req, res).catch((err) => {
       res.writeHead(500).end(String(err));
     });
   });
   const redis = redisUrl ? await redisAdapter(redisUrl, redisKey) : undefined;
+  const workers = clusterWorker ? await clusterAdapter() : undefined;
+  const adapterName = redis ? "redis" : workers ? "cluster" : "in-memory";
   // Connection state recovery: a browser that loses its connection for up to two minutes comes back
   // with the same id, rooms and data, and gets the events it missed (not the chat messages, which are
   // sent with acknowledgements: those are never stored).
   const io = new Server(httpServer, {
     connectionStateRecovery: {},
     ...(redis ? { adapter: redis.adapter } : {}),
+    ...(workers ?? {}),
   });
   // Prometheus metrics at /metrics, which the admin panel's live chart reads too.
   const metrics = collectMetrics(io).attach(httpServer);
@@ -109,7 +130,7 @@ export async function start({ port = 3000, host, redisUrl, redisKey, nodeName } 
       node,
       clientsCount: io.engine.clientsCount,
       socketsCount: io.of("/").sockets.size,
-      adapter: redis ? "redis" : "in-memory",
+      adapter: adapterName,
     };
   }
 
@@ -133,12 +154,12 @@ export async function start({ port = 3000, host, redisUrl, redisKey, nodeName } 
   io.of("/").adapter.on("join-room", roomsChanged);
   io.of("/").adapter.on("leave-room", roomsChanged);
 
-  // Other nodes (with Redis) say hello when they start or when someone presses the button.
+  // Other nodes (Redis, cluster workers) say hello when they start or when someone presses the button.
   io.on("hello", (from, ack) => {
     pushClusterEvent(`hello from ${from}`);
     if (typeof ack === "function") ack(node);
   });
-  if (redis) io.serverSideEmit("hello", node);
+  if (redis || workers) io.serverSideEmit("hello", node);
 
   // A username is required to connect; it lives in socket.data with the node that holds it.
   io.use((socket, next) => {
@@ -255,7 +276,7 @@ export async function start({ port = 3000, host, redisUrl, redisKey, nodeName } 
   // comes at once with no answers). The guard only protects the demo from an adapter that never
   // calls back.
   function helloOtherNodes() {
-    const adapter = redis ? "Redis" : "in-memory";
+    const adapter = { redis: "Redis", cluster: "cluster", "in-memory": "in-memory" }[adapterName];
     return new Promise((resolve) => {
       const guard = setTimeout(() => resolve(`no answer within 10 s (${adapter} adapter)`), 10_000);
       io.serverSideEmit("hello", node, (err, answers) => {
@@ -287,20 +308,85 @@ function roomsOf(socket) {
   return [...socket.rooms].filter((room) => room !== socket.id);
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const port = Number(process.env.PORT ?? 3000);
-  const demo = await start({
-    port,
-    redisUrl: process.env.REDIS_URL || undefined,
-    nodeName: process.env.NODE_NAME || undefined,
+/**
+ * The primary of `WORKERS=N npm start`: forks N workers that share `port` (node:cluster hands each
+ * new connection to the next one), relays the cluster adapter's and the forwarding's messages between
+ * them (setupPrimary), replaces a worker that dies, and on SIGINT/SIGTERM stops the workers and then
+ * ends by itself.
+ */
+async function runPrimary(count, port) {
+  const { setupPrimary } = await import("switchyard/cluster-adapter");
+  setupPrimary();
+  let stopping = false;
+  // the URL is printed once every worker listens (before that, the first ones would get every connection)
+  const listening = new Set();
+  let announced = false;
+  const fork = () => cluster.fork({ DEMO_PORT: String(port) });
+  cluster.on("listening", (worker, address) => {
+    listening.add(worker.id);
+    if (announced || listening.size < count) return;
+    announced = true;
+    console.log(
+      `Switchyard demo (${count} workers, cluster adapter, no sticky sessions) listening: open http://localhost:${address.port}`,
+    );
   });
-  const adapter = process.env.REDIS_URL
-    ? `Redis adapter at ${process.env.REDIS_URL}`
-    : "in-memory adapter";
-  console.log(`Switchyard demo (${adapter}) listening: open ${demo.url}`);
+  cluster.on("exit", (worker, code, signal) => {
+    if (stopping) return;
+    console.log(`worker ${worker.id} exited (${signal ?? code}); starting another`);
+    fork();
+  });
   const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.send("stop");
+    // a worker that does not stop in time is killed; nothing else holds the primary
+    setTimeout(() => {
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGKILL");
+    }, 10_000).unref();
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  for (let i = 0; i < count; i++) fork();
+}
+
+/** One worker of `WORKERS=N npm start`: the demo on the shared port; "stop" from the primary ends it. */
+async function runWorker(port) {
+  const demo = await start({ port, clusterWorker: true, nodeName: `worker-${cluster.worker.id}` });
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
     demo.close().then(() => process.exit(0));
   };
+  process.on("message", (message) => {
+    if (message === "stop") stop();
+  });
+  // Ctrl-C reaches every process of the group: the worker stops on its own too
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
+}
+
+if (cluster.isWorker && process.env.DEMO_PORT !== undefined) {
+  await runWorker(Number(process.env.DEMO_PORT));
+} else if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const port = Number(process.env.PORT ?? 3000);
+  const workers = Number(process.env.WORKERS ?? 0);
+  if (workers > 0) {
+    await runPrimary(workers, port);
+  } else {
+    const demo = await start({
+      port,
+      redisUrl: process.env.REDIS_URL || undefined,
+      nodeName: process.env.NODE_NAME || undefined,
+    });
+    const adapter = process.env.REDIS_URL
+      ? `Redis adapter at ${process.env.REDIS_URL}`
+      : "in-memory adapter";
+    console.log(`Switchyard demo (${adapter}) listening: open ${demo.url}`);
+    const stop = () => {
+      demo.close().then(() => process.exit(0));
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  }
 }

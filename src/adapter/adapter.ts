@@ -81,8 +81,12 @@ export interface AdapterSocket {
  * each target before delivering to it, then `end` once every local target was reached.
  */
 export interface AckExpectation {
-  /** `socket`'s answer to the packet's ack id goes to the broadcast's ack callback. */
-  expect(socket: AdapterSocket): void;
+  /**
+   * `socket`'s answer to the packet's ack id goes to the broadcast's ack callback. False when the socket already
+   * awaits as many acks as it may (`maxPendingAcks`): the packet is then not delivered to it, and its answer is
+   * not awaited.
+   */
+  expect(socket: AdapterSocket): boolean;
   /** Every local target is known; with a timeout, the answers still awaited then are forgotten. */
   end(): void;
 }
@@ -221,8 +225,8 @@ export class Adapter extends EventEmitter {
     const encoded = nsp.encodeBroadcast(packet);
     let clientCount = 0;
     this.apply(opts, (socket) => {
+      if (!acks.expect(socket)) return;
       clientCount++;
-      acks.expect(socket);
       nsp.deliver(socket, packet, encoded, flags);
     });
     clientCountCallback(clientCount);

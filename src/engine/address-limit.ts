@@ -16,14 +16,17 @@ export class AddressLimit {
     return this.max !== Infinity;
   }
 
-  /** Whether a new session from `req`'s address would pass the cap. */
-  isFull(req: IncomingMessage): boolean {
-    if (!this.enabled) return false;
-    return (this.counts.get(addressOf(req)) ?? 0) >= this.max;
-  }
-
-  add(address: string): void {
-    if (this.enabled) this.counts.set(address, (this.counts.get(address) ?? 0) + 1);
+  /**
+   * Takes a place for a new session from `address`, or returns false at the cap. The place is counted at once,
+   * not when the session opens, so that handshakes in flight together (a WebSocket upgrade may complete on a
+   * later turn) cannot all pass; one whose session does not open gives it back with `remove`.
+   */
+  reserve(address: string): boolean {
+    if (!this.enabled) return true;
+    const count = this.counts.get(address) ?? 0;
+    if (count >= this.max) return false;
+    this.counts.set(address, count + 1);
+    return true;
   }
 
   remove(address: string): void {
@@ -34,6 +37,10 @@ export class AddressLimit {
   }
 }
 
+/**
+ * The address a handshake is counted under. A net.Socket caches its peer address once read, so the session's
+ * `remoteAddress` and a release after the socket closed see the same value as the reservation.
+ */
 export function addressOf(req: IncomingMessage): string {
   return req.socket?.remoteAddress ?? "";
 }

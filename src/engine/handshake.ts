@@ -19,8 +19,11 @@ export interface HandshakeHost {
   readonly opts: ResolvedOptions;
   /** `Server#generateId`, which users may override. */
   generateId(req: IncomingMessage): string | PromiseLike<string>;
-  /** Whether `req`'s address already has `maxConnectionsPerAddress` sessions. */
-  addressFull?(req: IncomingMessage): boolean;
+  /**
+   * Takes a place for a session from `req`'s address; false when it has `maxConnectionsPerAddress` sessions
+   * (or handshakes that took a place) already.
+   */
+  reserveAddress?(req: IncomingMessage): boolean;
 }
 
 export type HandshakeResult =
@@ -39,8 +42,9 @@ export async function handshake(
   if ("code" in protocol) return { refusal: protocol };
   try {
     const id = await host.generateId(req);
-    // counted last, right before the session opens, so that concurrent handshakes cannot all pass the cap
-    if (host.addressFull?.(req) === true) {
+    // counted last, when nothing else can refuse the handshake: a place taken here is the session's, or given
+    // back by the caller if the session does not open after all (server closed, upgrade aborted)
+    if (host.reserveAddress?.(req) === false) {
       return { refusal: { code: ErrorCode.FORBIDDEN, context: { message: TOO_MANY_CONNECTIONS } } };
     }
     return { id: String(id), protocol };

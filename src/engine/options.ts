@@ -71,8 +71,9 @@ export interface ServerOptions extends AttachOptions {
   /** Engine.IO v3 clients are not supported; accepted for compatibility and ignored. */
   allowEIO3?: boolean;
   /**
-   * Serve polling requests for sessions another node owns by forwarding them to it over this route (see
-   * src/forwarding/); default off: such requests get 400 "Session ID unknown", as in socket.io.
+   * Serve polling requests for sessions another node owns by forwarding them to it over this route, and relay
+   * the frames of WebSocket upgrades for such sessions (see src/forwarding/); default off: such requests and
+   * upgrades get 400 "Session ID unknown", as in socket.io.
    */
   forwarding?: ForwardingRoute;
   /** ms a forwarded request waits for its owner before the 400 "Session ID unknown"; default 2000. */

@@ -9,8 +9,9 @@ import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node
 import type { Duplex } from "node:stream";
 import cors from "cors";
 import createDebug from "debug";
-import { channels, type EngineWriteCounter } from "../diagnostics";
-import { AddressLimit } from "./address-limit";
+import type { WebSocket as WsSocket } from "ws";
+import { channels, type EngineTrafficCounter } from "../diagnostics";
+import { AddressLimit, addressOf } from "./address-limit";
 import { attachToHttpServer } from "./attach";
 import { answerClosed, answerRefusedRequest, checkRequest, type Refusal } from "./checks";
 import { type ResolvedCookieOptions, resolveCookieOptions, serializeCookie } from "./cookie";
@@ -26,12 +27,13 @@ import {
 } from "./options";
 import type { EngineProtocol } from "./protocol";
 import { Forwarder } from "../forwarding/forwarder";
+import type { RelayedWebSocket } from "../forwarding/relayed-websocket";
 import { generateSessionId } from "../util/ids";
 import { type EngineQuery, parseEngineQuery } from "./request";
 import { Socket } from "./socket";
 import { PollingTransport, type PollingHost } from "./transports/polling";
 import type { ResponseHeaders } from "./transports/transport";
-import type { WebSocketTransport } from "./transports/websocket";
+import { WebSocketTransport } from "./transports/websocket";
 import { UpgradeEntry } from "./ws-upgrade";
 
 const debug = createDebug("switchyard:engine");
@@ -54,8 +56,8 @@ export class Server extends EventEmitter {
   clientsCount = 0;
   /** The HTTP server created by `listen()`. */
   httpServer?: HttpServer;
-  /** @internal Set by a metrics collector (`switchyard/metrics`): counts every write without a message. */
-  _writeCounter: EngineWriteCounter | undefined = undefined;
+  /** @internal Set by a metrics collector (`switchyard/metrics`): counts packets in and out without a message. */
+  _trafficCounter: EngineTrafficCounter | undefined = undefined;
   /** @internal The heartbeat of revision 4 sessions (the server pings). */
   readonly _heartbeat: Heartbeat;
   /** Revision 3 sessions' (the client pings; only the deadline, `pingInterval + pingTimeout`), made on first use. */
@@ -90,9 +92,14 @@ export class Server extends EventEmitter {
       check: (req, query, upgrade) => this.check(req, query, upgrade),
       handshake: (req, query) => handshake(this, req, query),
       reportRefusal: (req, refusal) => this.reportRefusal(req, refusal),
+      releaseAddress: (req) => this.releaseAddress(req),
       openSession: (id, transport, req, protocol) => this.openSession(id, transport, req, protocol),
       emitResponseHeaders: (headers, req, initial, sid) =>
         this.emitResponseHeaders(headers, req, initial, sid),
+      relayWebSocket:
+        opts.forwarding === undefined
+          ? undefined
+          : (ws, req, sid) => this.forwarder?.relayWebSocket(ws, req, sid),
     });
     this.openSuffixes = openPacketSuffixes(this.opts, (name) => this._upgradesFrom(name));
     if (opts.cors) this.use(cors(opts.cors));
@@ -106,6 +113,7 @@ export class Server extends EventEmitter {
         serve: (req, res) => this.serveForwarded(req, res),
         refuseUnknown: (res, sid) =>
           answerRefusedRequest(res, { code: ErrorCode.UNKNOWN_SID, context: { sid } }),
+        adoptWebSocket: (ws, sid, url) => this.adoptWebSocket(ws, sid, url),
       });
     }
     this.init();
@@ -122,9 +130,14 @@ export class Server extends EventEmitter {
     this.middlewares.push(fn);
   }
 
-  /** @internal Whether `req`'s address is at `maxConnectionsPerAddress` (the handshake is refused). */
-  addressFull(req: IncomingMessage): boolean {
-    return this.addressLimit.isFull(req);
+  /** @internal Takes a place at `maxConnectionsPerAddress` for a handshake from `req` (see AddressLimit). */
+  reserveAddress(req: IncomingMessage): boolean {
+    return this.addressLimit.reserve(addressOf(req));
+  }
+
+  /** @internal Gives back the place of a handshake whose session did not open. */
+  releaseAddress(req: IncomingMessage): void {
+    this.addressLimit.remove(addressOf(req));
   }
 
   /** The session id for a new session: override to customize (may return a Promise). */
@@ -192,6 +205,28 @@ export class Server extends EventEmitter {
     this.serveSession(req, res, query.sid ?? "");
   }
 
+  /** A WebSocket of local session `sid` that landed on another node: the session upgrades to it if it may. */
+  private adoptWebSocket(ws: RelayedWebSocket, sid: string, url: string): boolean {
+    const session = this.clients[sid];
+    const query = parseEngineQuery(url);
+    if (
+      session === undefined ||
+      query.transport !== "websocket" ||
+      !this.opts.allowUpgrades ||
+      session.readyState !== "open" ||
+      session.upgrading ||
+      session.upgraded
+    )
+      return false;
+    const transport = new WebSocketTransport(
+      ws as unknown as WsSocket,
+      true, // no socket here: every packet through send()
+      session.engineProtocol,
+    );
+    session._maybeUpgrade(transport);
+    return true;
+  }
+
   private async handshakePolling(
     req: IncomingMessage,
     res: ServerResponse,
@@ -199,7 +234,10 @@ export class Server extends EventEmitter {
   ): Promise<void> {
     const result = await handshake(this, req, query);
     if (result.refusal !== undefined) return this.refuseRequest(req, res, result.refusal);
-    if (this.closed) return answerClosed(res);
+    if (this.closed) {
+      this.releaseAddress(req);
+      return answerClosed(res);
+    }
     const transport = new PollingTransport(this.pollingHost, result.protocol, query);
     const socket = this.addSession(result.id, transport, req, result.protocol);
     transport.onRequest(req, res, true);
@@ -238,7 +276,7 @@ export class Server extends EventEmitter {
     if (channels.engineOpen.hasSubscribers) {
       channels.engineOpen.publish({ socket, transport: transport.name });
     }
-    this.addressLimit.add(socket.remoteAddress);
+    // the handshake took the address's place (reserveAddress); the session gives it back when it closes
     return socket;
   }
 

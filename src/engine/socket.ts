@@ -35,6 +35,17 @@ export type MessageData = RawData | PreparedMessage | ArrayBuffer | ArrayBufferV
 
 const DEFAULT_OPTIONS: PacketOptions = Object.freeze({ compress: true });
 
+/**
+ * @internal The layer above (the Socket.IO client of this connection), called directly before the `data`,
+ * `close` and `bufferDrain` events: the same order as a listener registered first, without a listener entry
+ * (and the dictionary V8 makes of a listener map) per connection.
+ */
+export interface SessionConsumer {
+  _ondata(data: RawData | undefined): void;
+  _onclose(reason: CloseReason, description?: unknown): void;
+  _ondrain(): void;
+}
+
 // The Socket is a TransportOwner, a HeartbeatNode and a HeartbeatSession, checked where it is passed as one: those
 // members are internal and left out of the published types, so no `implements` clause names them.
 export class Socket extends EventEmitter {
@@ -64,6 +75,7 @@ export class Socket extends EventEmitter {
   /** Set once the buffer passed `sendBufferHighWaterMark`; cleared (with `bufferDrain`) when back under it. */
   private overHighWaterMark = false;
   private upgradeState: Upgrade | null = null;
+  private consumer: SessionConsumer | null = null;
   /** The pong deadline was extended by other traffic (always true where the protocol has no such rule). */
   private pongRefreshed: boolean;
   /** @internal heartbeat links */
@@ -107,6 +119,11 @@ export class Socket extends EventEmitter {
    */
   get needsDrain(): boolean {
     return this.overHighWaterMark;
+  }
+
+  /** @internal Sets the layer above, which hears data, close and bufferDrain before any listener. */
+  _setConsumer(consumer: SessionConsumer): void {
+    this.consumer = consumer;
   }
 
   /** Whether an upgrade is in progress. */
@@ -166,7 +183,7 @@ export class Socket extends EventEmitter {
     if (typeof callback === "function") (this.packetsFn ??= []).push(callback);
     this.flush();
     // the peer is not keeping up (or polling between requests): look at the bound
-    if (!this.transport.writable) this.checkSendBuffer();
+    if (!this.transport.writable || this.transport.lagging) this.checkSendBuffer();
   }
 
   private checkSendBuffer(): void {
@@ -214,8 +231,8 @@ export class Socket extends EventEmitter {
     if (channels.enginePacketOut.hasSubscribers) {
       channels.enginePacketOut.publish({ socket: this, packets: buffer });
     }
-    const writeCounter = this.server._writeCounter;
-    if (writeCounter !== undefined) writeCounter.countOut(this.transport.name, buffer);
+    const counter = this.server._trafficCounter;
+    if (counter !== undefined) counter.countOut(this.transport.name, buffer);
     const callbacks = this.packetsFn;
     this.packetsFn = null;
     this.transport.send(buffer, callbacks);
@@ -260,6 +277,8 @@ export class Socket extends EventEmitter {
     debug.enabled && debug("%s: received %s", this.id, packet.type);
     if (channels.enginePacketIn.hasSubscribers)
       channels.enginePacketIn.publish({ socket: this, packet });
+    const counter = this.server._trafficCounter;
+    if (counter !== undefined) counter.countIn(transport.name, packet);
     this.emit("packet", packet);
     if (this.hbList === ListId.PONG && !this.pongRefreshed && packet.type !== "pong") {
       // incoming traffic shows the peer is alive: extend the pong deadline once per ping
@@ -277,6 +296,7 @@ export class Socket extends EventEmitter {
         this.onClose("parse error");
         break;
       case "message":
+        this.consumer?._ondata(packet.data);
         this.emit("data", packet.data);
         this.emit("message", packet.data);
         break;
@@ -301,6 +321,7 @@ export class Socket extends EventEmitter {
     this.flush();
     if (this.overHighWaterMark && this.bufferedAmount <= this.server.opts.sendBufferHighWaterMark) {
       this.overHighWaterMark = false;
+      this.consumer?._ondrain();
       this.emit("bufferDrain");
     }
     this.upgradeState?.onPollingReady();
@@ -389,6 +410,7 @@ export class Socket extends EventEmitter {
     if (channels.engineClose.hasSubscribers) {
       channels.engineClose.publish({ socket: this, reason, transport: transport.name });
     }
+    this.consumer?._onclose(reason, description);
     this.emit("close", reason, description);
   }
 }

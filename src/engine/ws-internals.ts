@@ -58,8 +58,15 @@ const MISSING_SOCKET: WsProbe = Object.freeze({
   missing: Object.freeze(["_socket (net.Socket with cork/uncork/write/drain)"]),
 });
 
+/**
+ * Marks a stand-in WebSocket whose frames travel to another node (forwarding's relayed upgrade): it has no
+ * socket here by design, so the transport uses `send()` without the fallback warning.
+ */
+export const RELAYED_WEBSOCKET = Symbol.for("switchyard.relayedWebSocket");
+
 /** The link the transport uses for `ws`; warns once per process when the fast path is unavailable. */
 export function linkWebSocket(ws: WsSocket): WsLink {
+  if ((ws as unknown as Record<symbol, unknown>)[RELAYED_WEBSOCKET] === true) return NO_LINK;
   const raw = (ws as unknown as WsPrivates)._socket;
   if (isNetSocket(raw)) return { raw };
   if (!warned) {

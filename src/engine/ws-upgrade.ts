@@ -50,6 +50,8 @@ export interface UpgradeHost {
   handshake(req: IncomingMessage, query: EngineQuery): Promise<HandshakeResult>;
   /** Reports a refusal (`connection_error`). */
   reportRefusal(req: IncomingMessage, refusal: Refusal): void;
+  /** Gives back the address place a handshake took when its session does not open. */
+  releaseAddress(req: IncomingMessage): void;
   /** Registers a new session and emits `connection`. */
   openSession(
     id: string,
@@ -63,6 +65,11 @@ export interface UpgradeHost {
     initial: boolean,
     sid: string,
   ): void;
+  /**
+   * With the `forwarding` option: takes a WebSocket accepted for `sid`, a session this node does not have, and
+   * relays it to the session's owner.
+   */
+  relayWebSocket: ((ws: WsSocket, req: IncomingMessage, sid: string) => void) | undefined;
 }
 
 export class UpgradeEntry {
@@ -130,6 +137,13 @@ export class UpgradeEntry {
     res: UpgradeResponse | null,
   ): void {
     const refusal = this.host.check(req, query, true);
+    if (
+      refusal?.code === ErrorCode.UNKNOWN_SID &&
+      query.sid &&
+      query.transport === "websocket" &&
+      this.host.relayWebSocket !== undefined
+    )
+      return this.relay(req, socket, head, query.sid, this.host.relayWebSocket);
     if (refusal !== undefined) return this.refuse(req, socket, refusal);
     if (query.sid) {
       const session = this.host.session(query.sid);
@@ -165,7 +179,14 @@ export class UpgradeEntry {
     protocol: EngineProtocol,
   ): void {
     const ws = this.ws;
-    if (ws === null || (this.host.isClosed() && !query.sid)) {
+    const initial = !query.sid;
+    if (initial && socket.destroyed) {
+      // gone while the handshake ran: its "close" is past, so the place goes back here
+      this.host.releaseAddress(req);
+      return;
+    }
+    if (ws === null || (this.host.isClosed() && initial)) {
+      if (initial) this.host.releaseAddress(req);
       answerRefusedUpgrade(socket, {
         code: ErrorCode.BAD_REQUEST,
         context: { message: EngineErrorMessages.SERVER_CLOSED },
@@ -177,16 +198,42 @@ export class UpgradeEntry {
     const headers: ResponseHeaders = res !== null ? res.headers : {};
     this.pendingUpgrades.set(req, { sid: id, initial: !query.sid, headers });
     corkUpgradeSocket(socket);
+    // a new session's address place goes back if the upgrade ends before the WebSocket exists (ws aborted it)
+    const release = initial ? () => this.host.releaseAddress(req) : undefined;
+    if (release !== undefined) socket.once("close", release);
     try {
       ws.handleUpgrade(req, socket, head, (websocket) => {
         // ws now handles the socket's errors itself
         socket.removeListener("error", onUpgradeSocketError);
+        if (release !== undefined) socket.removeListener("close", release);
         this.onWebSocket(req, query, websocket, id, protocol);
       });
     } finally {
       // the 101 is written: the stub response is kept only if someone waits for its "close"
       res?.detachIfUnobserved();
     }
+  }
+
+  /** Accepts the WebSocket of a session another node owns; the forwarding relays its frames to the owner. */
+  private relay(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    sid: string,
+    relayWebSocket: (ws: WsSocket, req: IncomingMessage, sid: string) => void,
+  ): void {
+    const ws = this.ws;
+    if (ws === null || this.host.isClosed()) {
+      answerRefusedUpgrade(socket, {
+        code: ErrorCode.BAD_REQUEST,
+        context: { message: EngineErrorMessages.SERVER_CLOSED },
+      });
+      return;
+    }
+    ws.handleUpgrade(req, socket, head, (websocket) => {
+      socket.removeListener("error", onUpgradeSocketError);
+      relayWebSocket(websocket, req, sid);
+    });
   }
 
   private onUpgradeHeaders(lines: string[], req: IncomingMessage): void {

@@ -10,17 +10,25 @@
  * Every wait is bounded: no ACCEPTED/RESPONSE within `forwardingTimeout` (no owner, or a dead one) → the normal
  * 400 "Session ID unknown"; a held GET gets `pingInterval + pingTimeout + forwardingTimeout` more, since its
  * owner answers it with a ping at the latest after `pingInterval`.
+ *
+ * A WebSocket upgrade for a session of another node is accepted here and becomes a tunnel: its frames go to the
+ * owner (WS_FRAME), where a stand-in WebSocket (relayed-websocket.ts) takes the ordinary upgrade path; the
+ * owner's frames come back the same way. No owner accepting within `forwardingTimeout` closes the WebSocket
+ * (the client stays on polling).
  */
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { PassThrough } from "node:stream";
 import createDebug from "debug";
+import type { WebSocket as WsSocket } from "ws";
+import { RelayedWebSocket } from "./relayed-websocket";
 import type { ForwardingRoute } from "./route";
 import {
   type AcceptedHeader,
   type Decoded,
   Kind,
   type RequestHeader,
+  type WsFrameHeader,
   decode,
   encode,
 } from "./wire";
@@ -42,6 +50,20 @@ export interface ForwardingHost {
   serve(req: IncomingMessage, res: ServerResponse): void;
   /** Answers `res` with the 400 "Session ID unknown". */
   refuseUnknown(res: ServerResponse, sid: string): void;
+  /**
+   * Upgrades local session `sid` to `ws`, a WebSocket relayed from another node, if the session may upgrade
+   * now (the checks of a local upgrade); false otherwise.
+   */
+  adoptWebSocket(ws: RelayedWebSocket, sid: string, url: string): boolean;
+}
+
+/** A WebSocket accepted here for a session another node owns, its frames relayed to that node. */
+interface Tunnel {
+  readonly ws: WsSocket;
+  readonly sid: string;
+  owner: string | null;
+  /** Until the owner accepts: no owner within `forwardingTimeout` closes the WebSocket. */
+  timer: NodeJS.Timeout | undefined;
 }
 
 interface Waiting {
@@ -100,6 +122,10 @@ export class Forwarder {
   /** Requests served here for other nodes, by `<from> <id>`: their stand-in request (aborted on ABORT). */
   private readonly serving = new Map<string, ForwardedRequest>();
   private readonly owners = new Map<string, string>();
+  /** WebSockets accepted here for sessions of other nodes, by tunnel id. */
+  private readonly tunnels = new Map<string, Tunnel>();
+  /** Stand-ins for WebSockets of this node's sessions that landed elsewhere, by `<from> <id>`. */
+  private readonly relayed = new Map<string, RelayedWebSocket>();
   private readonly idPrefix = randomBytes(4).toString("hex");
   private nextId = 0;
 
@@ -120,6 +146,55 @@ export class Forwarder {
     }
     for (const req of this.serving.values()) req.destroy();
     this.serving.clear();
+    for (const tunnel of this.tunnels.values()) tunnel.ws.terminate();
+    this.tunnels.clear();
+    for (const ws of this.relayed.values()) ws.remoteClosed();
+    this.relayed.clear();
+  }
+
+  // ---- WebSocket upgrades landing here for a session of another node ----
+
+  /** Relays the frames of `ws`, accepted here for session `sid` of another node, to and from its owner. */
+  relayWebSocket(ws: WsSocket, req: IncomingMessage, sid: string): void {
+    const id = `${this.idPrefix}${(this.nextId++).toString(36)}`;
+    const owner = this.owners.get(sid) ?? null;
+    const tunnel: Tunnel = {
+      ws,
+      sid,
+      owner,
+      timer: setTimeout(() => {
+        debug("no owner accepted the WebSocket of %s", sid);
+        ws.terminate();
+      }, this.host.forwardingTimeout),
+    };
+    this.tunnels.set(id, tunnel);
+    ws.on("message", (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+      const payload = Buffer.isBuffer(data)
+        ? data
+        : Array.isArray(data)
+          ? Buffer.concat(data)
+          : Buffer.from(data);
+      const header: WsFrameHeader = { id, from: this.nodeId, binary: isBinary };
+      this.route.send(tunnel.owner, encode(Kind.WS_FRAME, header, payload));
+    });
+    ws.on("close", () => {
+      clearTimeout(tunnel.timer);
+      if (this.tunnels.get(id) !== tunnel) return;
+      this.tunnels.delete(id);
+      this.route.send(tunnel.owner, encode(Kind.WS_CLOSE, { id, from: this.nodeId }));
+    });
+    ws.on("error", (err: Error) => debug("relayed websocket error: %s", err.message));
+    const header: RequestHeader = {
+      id,
+      from: this.nodeId,
+      sid,
+      method: "GET",
+      url: req.url ?? "/",
+      headers: req.headers,
+      direct: owner !== null,
+    };
+    if (debug.enabled) debug("relaying the WebSocket of %s (%s) to %s", sid, id, owner ?? "all");
+    this.route.send(owner, encode(Kind.WS_OPEN, header));
   }
 
   // ---- on the node that received the request ----
@@ -210,6 +285,14 @@ export class Forwarder {
   }
 
   private onAccepted(header: AcceptedHeader): void {
+    const tunnel = this.tunnels.get(header.id);
+    if (tunnel !== undefined) {
+      clearTimeout(tunnel.timer);
+      tunnel.timer = undefined;
+      tunnel.owner = header.from;
+      this.remember(tunnel.sid, header.from);
+      return;
+    }
     const waiting = this.waiting.get(header.id);
     if (waiting === undefined) return;
     waiting.owner = header.from;
@@ -250,7 +333,43 @@ export class Forwarder {
         res.end(message.body);
         return;
       }
+      case Kind.WS_OPEN:
+        return this.onWebSocketOpen(message.header);
+      case Kind.WS_FRAME: {
+        const { id, from, binary } = message.header;
+        const tunnel = this.tunnels.get(id);
+        if (tunnel !== undefined) {
+          if (tunnel.owner === from && tunnel.ws.readyState === 1)
+            tunnel.ws.send(binary ? message.body : message.body.toString(), { binary });
+          return;
+        }
+        this.relayed.get(`${from} ${id}`)?.receive(message.body, binary);
+        return;
+      }
+      case Kind.WS_CLOSE: {
+        const { id, from } = message.header;
+        const tunnel = this.tunnels.get(id);
+        if (tunnel !== undefined) {
+          if (tunnel.owner !== from) return;
+          this.tunnels.delete(id);
+          tunnel.ws.close();
+          return;
+        }
+        const key = `${from} ${id}`;
+        const ws = this.relayed.get(key);
+        this.relayed.delete(key);
+        ws?.remoteClosed();
+        return;
+      }
       case Kind.GONE: {
+        const tunnel = this.tunnels.get(message.header.id);
+        if (tunnel !== undefined) {
+          this.tunnels.delete(message.header.id);
+          clearTimeout(tunnel.timer);
+          this.owners.delete(tunnel.sid);
+          tunnel.ws.terminate();
+          return;
+        }
         const waiting = this.waiting.get(message.header.id);
         if (waiting === undefined) return;
         this.waiting.delete(message.header.id);
@@ -271,6 +390,29 @@ export class Forwarder {
   }
 
   // ---- on the owner ----
+
+  private onWebSocketOpen(header: RequestHeader): void {
+    if (header.from === this.nodeId) return;
+    if (!this.host.owns(header.sid)) {
+      if (header.direct) this.route.send(header.from, encode(Kind.GONE, { id: header.id }));
+      return;
+    }
+    const key = `${header.from} ${header.id}`;
+    const ws = new RelayedWebSocket(
+      (payload, binary) =>
+        this.route.send(
+          header.from,
+          encode(Kind.WS_FRAME, { id: header.id, from: this.nodeId, binary }, payload),
+        ),
+      () => {
+        this.relayed.delete(key);
+        this.route.send(header.from, encode(Kind.WS_CLOSE, { id: header.id, from: this.nodeId }));
+      },
+    );
+    this.relayed.set(key, ws);
+    this.route.send(header.from, encode(Kind.ACCEPTED, { id: header.id, from: this.nodeId }));
+    if (!this.host.adoptWebSocket(ws, header.sid, header.url)) ws.close();
+  }
 
   private onRequest(header: RequestHeader, body: Buffer): void {
     if (header.from === this.nodeId) return;

@@ -12,6 +12,14 @@
  *   RESPONSE {id, status, headers}                           owner → requester: the HTTP answer, body follows
  *   GONE     {id}                                            owner → requester: a direct request, no such session
  *   ABORT    {id, from}                                      requester → owner: the client closed its request
+ *
+ * A WebSocket upgrade that lands on a node other than the owner is accepted there and its frames relayed
+ * (a tunnel, `id` chosen by the landing node):
+ *
+ *   WS_OPEN  {id, from, sid, url, headers, direct}          landing → owner (or every node): the upgrade
+ *            request; the owner answers ACCEPTED and upgrades the session to the tunnel, else GONE (direct)
+ *   WS_FRAME {id, from, binary}                              either way: one WebSocket message, body = payload
+ *   WS_CLOSE {id, from}                                      either way: the tunnel is closed
  */
 export const Kind = {
   REQUEST: 1,
@@ -19,6 +27,9 @@ export const Kind = {
   RESPONSE: 3,
   GONE: 4,
   ABORT: 5,
+  WS_OPEN: 6,
+  WS_FRAME: 7,
+  WS_CLOSE: 8,
 } as const;
 export type KindValue = (typeof Kind)[keyof typeof Kind];
 
@@ -48,12 +59,26 @@ export interface AbortHeader {
   from: string;
 }
 
+export type WsOpenHeader = RequestHeader;
+export interface WsFrameHeader {
+  id: string;
+  from: string;
+  binary: boolean;
+}
+export interface WsCloseHeader {
+  id: string;
+  from: string;
+}
+
 export type Decoded =
   | { kind: typeof Kind.REQUEST; header: RequestHeader; body: Buffer }
   | { kind: typeof Kind.ACCEPTED; header: AcceptedHeader; body: Buffer }
   | { kind: typeof Kind.RESPONSE; header: ResponseHeader; body: Buffer }
   | { kind: typeof Kind.GONE; header: GoneHeader; body: Buffer }
-  | { kind: typeof Kind.ABORT; header: AbortHeader; body: Buffer };
+  | { kind: typeof Kind.ABORT; header: AbortHeader; body: Buffer }
+  | { kind: typeof Kind.WS_OPEN; header: WsOpenHeader; body: Buffer }
+  | { kind: typeof Kind.WS_FRAME; header: WsFrameHeader; body: Buffer }
+  | { kind: typeof Kind.WS_CLOSE; header: WsCloseHeader; body: Buffer };
 
 export function encode(kind: KindValue, header: object, body?: Buffer | string): Buffer {
   const json = Buffer.from(JSON.stringify(header));
@@ -71,7 +96,7 @@ export function encode(kind: KindValue, header: object, body?: Buffer | string):
 export function decode(message: Buffer): Decoded | undefined {
   if (message.length < 5) return undefined;
   const kind = message[0] as number;
-  if (kind < Kind.REQUEST || kind > Kind.ABORT) return undefined;
+  if (kind < Kind.REQUEST || kind > Kind.WS_CLOSE) return undefined;
   const length = message.readUInt32BE(1);
   if (5 + length > message.length) return undefined;
   try {

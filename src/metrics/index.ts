@@ -25,15 +25,14 @@ import {
   type EnginePacketInMessage,
   type EnginePacketOutMessage,
   type EngineRefusedMessage,
-  type EngineWriteCounter,
   type EngineUpgradeMessage,
+  type EventCounter,
   type EventInMessage,
   type EventOutMessage,
 } from "../diagnostics";
-import type { Packet as EnginePacket } from "../engine/packet";
 import type { Server } from "../server/server";
 import type { EventsMap } from "../server/typed-events";
-import { BoundedNames, Tally, Traffic } from "./tallies";
+import { BoundedNames, EngineTraffic, Tally, type Traffic } from "./tallies";
 
 export interface MetricsOptions {
   /** The registry to register on (the application's, typically); a new one by default. */
@@ -119,8 +118,7 @@ export function collectMetrics<
   const handshakes = new Tally(["transport"]);
   const refused = new Tally(["code"]);
   const engineCloses = new Tally(["reason", "transport"]);
-  const trafficIn = new Traffic();
-  const trafficOut = new Traffic();
+  const trafficCounter = new EngineTraffic(); // packets and bytes in and out
   const upgrades = new Tally(["from", "to"]);
   const connections = new Tally(["namespace"]);
   const disconnects = new Tally(["namespace", "reason"]);
@@ -177,22 +175,22 @@ export function collectMetrics<
   counter(
     "engine_packets_received_total",
     "Engine.IO packets received, by transport and type",
-    packets(trafficIn),
+    packets(trafficCounter.received),
   );
   counter(
     "engine_packets_sent_total",
     "Engine.IO packets sent, by transport and type",
-    packets(trafficOut),
+    packets(trafficCounter.sent),
   );
   counter(
     "engine_received_bytes_total",
     "Bytes of Engine.IO packets received (type and data, before framing)",
-    bytes(trafficIn),
+    bytes(trafficCounter.received),
   );
   counter(
     "engine_sent_bytes_total",
     "Bytes of Engine.IO packets sent (type and data, before framing and compression)",
-    bytes(trafficOut),
+    bytes(trafficCounter.sent),
   );
   counter("engine_upgrades_total", "Sessions upgraded from one transport to another", upgrades);
   counter("connections_total", "Sockets connected to a namespace", connections);
@@ -342,16 +340,6 @@ export function collectMetrics<
       },
     ],
     [
-      ChannelName.ENGINE_PACKET_IN,
-      (m) => {
-        const { socket, packet } = m as EnginePacketInMessage;
-        if (!ours(socket.server)) return;
-        const traffic = trafficIn.of(socket.transport.name);
-        traffic.packets[packet.type] = (traffic.packets[packet.type] ?? 0) + 1;
-        traffic.bytes += trafficIn.packetBytes(packet.data);
-      },
-    ],
-    [
       ChannelName.CONNECTION,
       (m) => {
         const { socket } = m as ConnectionMessage;
@@ -364,20 +352,6 @@ export function collectMetrics<
         const { socket, reason } = m as DisconnectMessage;
         if (socket.nsp.server === server)
           disconnects.add2(namespaces.label(socket.nsp.name), reason);
-      },
-    ],
-    [
-      ChannelName.EVENT_IN,
-      (m) => {
-        const { socket, event } = m as EventInMessage;
-        if (socket.nsp.server === server) eventsIn.add1(eventNames.label(event));
-      },
-    ],
-    [
-      ChannelName.EVENT_OUT,
-      (m) => {
-        const { socket, event } = m as EventOutMessage;
-        if (socket.nsp.server === server) eventsOut.add1(eventNames.label(event));
       },
     ],
     [
@@ -421,29 +395,58 @@ export function collectMetrics<
       },
     ],
   ];
-  // Outgoing packets: the engine's write counter (no message per write, which a fan-out would pay once per
-  // target). A second collector on the same engine, or a server not yet bound to one, uses the channel.
-  const writeCounter: EngineWriteCounter = {
-    countOut(transport, packets) {
-      const traffic = trafficOut.of(transport);
-      for (let i = 0; i < packets.length; i++) {
-        const packet = packets[i] as EnginePacket;
-        traffic.packets[packet.type] = (traffic.packets[packet.type] ?? 0) + 1;
-        traffic.bytes += trafficOut.packetBytes(packet.data);
-      }
+  // Engine packets: the engine's traffic counter (no message per packet, which a fan-out would pay once per
+  // target). A second collector on the same engine, or a server not yet bound to one, uses the channels.
+  const engineServer = server.engine as typeof server.engine | undefined;
+  if (engineServer !== undefined && engineServer._trafficCounter === undefined) {
+    engineServer._trafficCounter = trafficCounter;
+  } else {
+    subscribers.push(
+      [
+        ChannelName.ENGINE_PACKET_IN,
+        (m) => {
+          const { socket, packet } = m as EnginePacketInMessage;
+          if (ours(socket.server)) trafficCounter.countIn(socket.transport.name, packet);
+        },
+      ],
+      [
+        ChannelName.ENGINE_PACKET_OUT,
+        (m) => {
+          const { socket, packets } = m as EnginePacketOutMessage;
+          if (ours(socket.server)) trafficCounter.countOut(socket.transport.name, packets);
+        },
+      ],
+    );
+  }
+  // Events: the server's event counter (no message, no copy of the arguments per event); channels for a
+  // second collector on the same server.
+  const eventCounter: EventCounter = {
+    countIn(event) {
+      eventsIn.add1(eventNames.label(event));
+    },
+    countOut(event) {
+      eventsOut.add1(eventNames.label(event));
     },
   };
-  const engineServer = server.engine as typeof server.engine | undefined;
-  if (engineServer !== undefined && engineServer._writeCounter === undefined) {
-    engineServer._writeCounter = writeCounter;
+  if (server._eventCounter === undefined) {
+    server._eventCounter = eventCounter;
   } else {
-    subscribers.push([
-      ChannelName.ENGINE_PACKET_OUT,
-      (m) => {
-        const { socket, packets } = m as EnginePacketOutMessage;
-        if (ours(socket.server)) writeCounter.countOut(socket.transport.name, packets);
-      },
-    ]);
+    subscribers.push(
+      [
+        ChannelName.EVENT_IN,
+        (m) => {
+          const { socket, event } = m as EventInMessage;
+          if (socket.nsp.server === server) eventCounter.countIn(event);
+        },
+      ],
+      [
+        ChannelName.EVENT_OUT,
+        (m) => {
+          const { socket, event } = m as EventOutMessage;
+          if (socket.nsp.server === server) eventCounter.countOut(event);
+        },
+      ],
+    );
   }
   for (const [name, fn] of subscribers) diagnostics.subscribe(name, fn);
 
@@ -487,7 +490,9 @@ export function collectMetrics<
     },
     close() {
       for (const [name, fn] of subscribers) diagnostics.unsubscribe(name, fn);
-      if (engineServer?._writeCounter === writeCounter) engineServer._writeCounter = undefined;
+      if (engineServer?._trafficCounter === trafficCounter)
+        engineServer._trafficCounter = undefined;
+      if (server._eventCounter === eventCounter) server._eventCounter = undefined;
       for (const metric of metrics) {
         registry.removeSingleMetric((metric as unknown as { name: string }).name);
       }

@@ -1,22 +1,42 @@
 /**
- * Plain counters keyed by label values, added to on the hot path (a Map lookup or two and an addition, no
- * label object, no hash string) and read by prom-client's `collect()` at scrape time.
+ * Plain counters keyed by label values, added to on the hot path (no label object, no hash string) and read
+ * by prom-client's `collect()` at scrape time.
  */
+import { Buffer } from "node:buffer";
+import type { EngineTrafficCounter } from "../diagnostics";
+import type { Packet as EnginePacket } from "../engine/packet";
+
+/** A count, held in an object so that adding to it is one lookup, not a Map get and set. */
+interface Cell {
+  n: number;
+}
 
 /** Counts by one or two label values. */
 export class Tally {
-  private readonly one = new Map<string, number>();
+  private readonly one = new Map<string, Cell>();
   private readonly two = new Map<string, Map<string, number>>();
+  /** The last label of `add`: the same label again (an echo's event name) costs a string comparison. */
+  private lastLabel: string | undefined = undefined;
+  private lastCell: Cell = { n: 0 };
 
   constructor(readonly labelNames: readonly [string] | readonly [string, string]) {}
 
   /** Adds `n` to the count of `a` (one label). */
   add(a: string, n: number): void {
-    this.one.set(a, (this.one.get(a) ?? 0) + n);
+    if (a !== this.lastLabel) {
+      let cell = this.one.get(a);
+      if (cell === undefined) {
+        cell = { n: 0 };
+        this.one.set(a, cell);
+      }
+      this.lastLabel = a;
+      this.lastCell = cell;
+    }
+    this.lastCell.n += n;
   }
 
   add1(a: string): void {
-    this.one.set(a, (this.one.get(a) ?? 0) + 1);
+    this.add(a, 1);
   }
 
   /** Adds 1 to the count of `(a, b)` (two labels). */
@@ -31,7 +51,7 @@ export class Tally {
 
   forEach(fn: (labels: Record<string, string>, value: number) => void): void {
     const [first, second] = this.labelNames;
-    for (const [a, value] of this.one) fn({ [first]: a }, value);
+    for (const [a, cell] of this.one) fn({ [first]: a }, cell.n);
     if (second === undefined) return;
     for (const [a, inner] of this.two) {
       for (const [b, value] of inner) fn({ [first]: a, [second]: b }, value);
@@ -52,8 +72,20 @@ export class BoundedNames {
     this.known = new Set(allowed);
   }
 
+  /** The last name asked and its label: an echo asks for the same name every time. */
+  private lastName: string | undefined = undefined;
+  private lastLabel = "other";
+
   label(name: unknown): string {
     if (typeof name !== "string") return "other";
+    if (name === this.lastName) return this.lastLabel;
+    const label = this.lookUp(name);
+    this.lastName = name;
+    this.lastLabel = label;
+    return label;
+  }
+
+  private lookUp(name: string): string {
     if (this.known.has(name)) return name;
     if (this.fixed || this.known.size >= this.max) return "other";
     this.known.add(name);
@@ -61,40 +93,90 @@ export class BoundedNames {
   }
 }
 
-/** Engine packets and bytes of one direction on one transport. */
-export interface TransportTraffic {
-  /** Packets by engine packet type. */
-  readonly packets: Record<string, number>;
-  bytes: number;
+/**
+ * The bytes of an engine packet's type character and data (binary counted raw). `Buffer` is imported: as a
+ * global it is looked up on every call.
+ */
+export function dataBytes(data: string | Buffer | undefined): number {
+  if (data === undefined) return 1;
+  return 1 + (typeof data === "string" ? Buffer.byteLength(data) : data.length);
+}
+
+/**
+ * Engine packets and bytes of one direction on one transport. One field per engine packet type, added to by
+ * name in a switch: a keyed access with the type as key (`packets[type]`) sees several names and goes
+ * megamorphic, which cost a few hundred instructions per packet.
+ */
+export class TransportTraffic {
+  open = 0;
+  close = 0;
+  ping = 0;
+  pong = 0;
+  message = 0;
+  upgrade = 0;
+  noop = 0;
+  bytes = 0;
+  /** Any other type (an incoming "error" packet): rare, so a Map. */
+  readonly others = new Map<string, number>();
+
+  add(type: string): void {
+    switch (type) {
+      case "message":
+        this.message++;
+        return;
+      case "ping":
+        this.ping++;
+        return;
+      case "pong":
+        this.pong++;
+        return;
+      case "open":
+        this.open++;
+        return;
+      case "close":
+        this.close++;
+        return;
+      case "upgrade":
+        this.upgrade++;
+        return;
+      case "noop":
+        this.noop++;
+        return;
+      default:
+        this.others.set(type, (this.others.get(type) ?? 0) + 1);
+    }
+  }
+
+  forEach(fn: (type: string, count: number) => void): void {
+    fn("open", this.open);
+    fn("close", this.close);
+    fn("ping", this.ping);
+    fn("pong", this.pong);
+    fn("message", this.message);
+    fn("upgrade", this.upgrade);
+    fn("noop", this.noop);
+    for (const [type, count] of this.others) fn(type, count);
+  }
 }
 
 /**
  * Engine packets and bytes of one direction, by transport. Per packet: one string comparison to find the
- * transport (the last one is kept), one keyed addition; the bytes of a string repeated for many targets (a
+ * transport (the last one is kept), one field increment; the bytes of a string repeated for many targets (a
  * broadcast's data is one string for all of them) are measured once.
  */
 export class Traffic {
   private readonly byTransport = new Map<string, TransportTraffic>();
   private lastName = "";
   private last: TransportTraffic | undefined = undefined;
-  private lastString: string | undefined = undefined;
-  private lastStringBytes = 0;
+  /** The prepared message of the last broadcast written, and its bytes. */
+  lastPrepared: object | undefined = undefined;
+  lastPreparedBytes = 0;
 
   of(transport: string): TransportTraffic {
     if (transport === this.lastName && this.last !== undefined) return this.last;
     let traffic = this.byTransport.get(transport);
     if (traffic === undefined) {
-      // Every engine packet type preset, so the object keeps one shape (fast property access per packet).
-      const packets: Record<string, number> = {
-        open: 0,
-        close: 0,
-        ping: 0,
-        pong: 0,
-        message: 0,
-        upgrade: 0,
-        noop: 0,
-      };
-      traffic = { packets, bytes: 0 };
+      traffic = new TransportTraffic();
       this.byTransport.set(transport, traffic);
     }
     this.lastName = transport;
@@ -102,27 +184,64 @@ export class Traffic {
     return traffic;
   }
 
-  /** The bytes of an engine packet: its type character and its data (binary counted raw), before framing. */
-  packetBytes(data: string | Buffer | undefined): number {
-    if (data === undefined) return 1;
-    if (typeof data !== "string") return 1 + data.length;
-    if (data !== this.lastString) {
-      this.lastString = data;
-      this.lastStringBytes = Buffer.byteLength(data);
+  /**
+   * The bytes of an engine packet to send (`dataBytes`). A broadcast's packets share one prepared message, so
+   * its size is measured once for all targets (`lastPrepared`). (Comparing the strings instead costs a content
+   * comparison whenever they differ, as an echo's do.)
+   */
+  sentBytes(packet: EnginePacket): number {
+    const prepared = packet.prepared;
+    if (prepared !== undefined) {
+      if (prepared !== this.lastPrepared) {
+        this.lastPrepared = prepared;
+        this.lastPreparedBytes = dataBytes(packet.data);
+      }
+      return this.lastPreparedBytes;
     }
-    return 1 + this.lastStringBytes;
+    return dataBytes(packet.data);
   }
 
   forEachPacketCount(fn: (labels: Record<string, string>, value: number) => void): void {
     for (const [transport, traffic] of this.byTransport) {
-      for (const type in traffic.packets) {
-        const count = traffic.packets[type] as number;
+      traffic.forEach((type, count) => {
         if (count > 0) fn({ transport, type }, count);
-      }
+      });
     }
   }
 
   forEachBytes(fn: (labels: Record<string, string>, value: number) => void): void {
     for (const [transport, traffic] of this.byTransport) fn({ transport }, traffic.bytes);
+  }
+}
+
+/**
+ * The engine's traffic counter (set as `_trafficCounter` on the engine server): one call per packet received
+ * and per write, no allocation. A write is almost always one message packet, the case written out first; a
+ * broadcast's targets find its size in `lastPrepared`, so each costs a few field updates.
+ */
+export class EngineTraffic implements EngineTrafficCounter {
+  readonly received = new Traffic();
+  readonly sent = new Traffic();
+
+  countIn(transport: string, packet: EnginePacket): void {
+    const traffic = this.received.of(transport);
+    if (packet.type === "message") traffic.message++;
+    else traffic.add(packet.type);
+    traffic.bytes += dataBytes(packet.data);
+  }
+
+  countOut(transport: string, packets: readonly EnginePacket[]): void {
+    const sent = this.sent;
+    const traffic = sent.of(transport);
+    for (let i = 0; i < packets.length; i++) {
+      const packet = packets[i] as EnginePacket;
+      if (packet.type === "message") traffic.message++;
+      else traffic.add(packet.type);
+      const prepared = packet.prepared;
+      traffic.bytes +=
+        prepared !== undefined && prepared === sent.lastPrepared
+          ? sent.lastPreparedBytes
+          : sent.sentBytes(packet);
+    }
   }
 }

@@ -51,6 +51,11 @@ interface Pending {
   buffers: Buffer[];
 }
 
+/** @internal Where a decoder hands its packets directly, instead of emitting "decoded". */
+export interface DecodedSink {
+  _ondecoded(packet: Packet): void;
+}
+
 class ParseError extends Error {
   constructor(message: string) {
     super(message);
@@ -68,6 +73,8 @@ export class Decoder extends EventEmitter {
   private readonly reviver: Reviver | undefined;
   private readonly maxAttachments: number;
   private pending: Pending | null = null;
+  /** @internal Receives the packets instead of "decoded" listeners, when set. */
+  _sink: DecodedSink | null = null;
 
   constructor(opts?: DecoderOptions | Reviver) {
     super();
@@ -93,7 +100,7 @@ export class Decoder extends EventEmitter {
       const packet = this.decodeString(chunk);
       if (packet.attachments !== undefined) return;
       if (debug.enabled) debug("decoded %s as %j", chunk, packet);
-      this.emit("decoded", packet);
+      this.deliver(packet);
     } else if (ArrayBuffer.isView(chunk) || chunk instanceof ArrayBuffer) {
       const pending = this.pending;
       if (pending === null)
@@ -110,11 +117,49 @@ export class Decoder extends EventEmitter {
       packet.type = packet.type === PacketType.BINARY_EVENT ? PacketType.EVENT : PacketType.ACK;
       delete packet.attachments;
       if (debug.enabled) debug("decoded binary packet with %d attachment(s)", pending.expected);
-      this.emit("decoded", packet);
+      this.deliver(packet);
     } else {
       this.pending = null;
       throw new ParseError(`cannot decode a chunk of type ${describe(chunk)}`);
     }
+  }
+
+  /**
+   * @internal Decodes one chunk for `sink`, on a decoder shared by every connection that is not in the middle of
+   * a binary packet (a connection then holds no decoder of its own). When the chunk announces attachments, the
+   * packet in progress moves to a new decoder, returned, which the connection keeps until they have arrived.
+   */
+  _decodeFor(
+    sink: DecodedSink,
+    chunk: string | Buffer | ArrayBuffer | ArrayBufferView,
+  ): Decoder | undefined {
+    this._sink = sink;
+    try {
+      this.add(chunk);
+    } catch (err) {
+      this.pending = null;
+      throw err;
+    } finally {
+      this._sink = null;
+    }
+    const pending = this.pending;
+    if (pending === null) return undefined;
+    this.pending = null;
+    const own = new Decoder({ reviver: this.reviver, maxAttachments: this.maxAttachments });
+    own.pending = pending;
+    own._sink = sink;
+    return own;
+  }
+
+  /** @internal Whether a binary packet is waiting for attachments. */
+  get _waiting(): boolean {
+    return this.pending !== null;
+  }
+
+  private deliver(packet: Packet): void {
+    const sink = this._sink;
+    if (sink !== null) sink._ondecoded(packet);
+    else this.emit("decoded", packet);
   }
 
   /** Drops a binary packet still waiting for attachments. */

@@ -48,14 +48,18 @@ export class BroadcastAcks implements AckExpectation {
     private readonly id: number,
     private readonly ack: Ack,
     private readonly timeout: number | undefined,
+    /** Acks one socket may await at once (`maxPendingAcks`), broadcast ones included. */
+    private readonly maxPerSocket: number,
   ) {
     this.awaiting = timeout === undefined ? undefined : [];
   }
 
-  expect(socket: object): void {
+  expect(socket: object): boolean {
     const holder = socket as AckHolder;
+    if (holder.acks.size >= this.maxPerSocket) return false;
     holder.acks.set(this.id, this.ack);
     this.awaiting?.push(holder);
+    return true;
   }
 
   end(): void {

@@ -7,7 +7,7 @@ import type { IncomingMessage } from "node:http";
 import createDebug from "debug";
 import type { EncodedPacket } from "../adapter/adapter";
 import { Socket as EngineSocket } from "../engine";
-import { type Packet, PacketType } from "../parser";
+import { type Decoder, type Packet, PacketType } from "../parser";
 import { ServerErrorMessage } from "./errors";
 import { LimitErrorMessage, packetBucket } from "./limits";
 import type { TokenBucket } from "../util/token-bucket";
@@ -49,20 +49,30 @@ export class Client<
   readonly requestHeaders: IncomingMessage["headers"];
   readonly requestUrl: string;
   readonly requestSecure: boolean;
-  private readonly decoder: InstanceType<Server["_parser"]["Decoder"]>;
-  /** Sockets by namespace name. */
-  private readonly nsps = new Map<
-    string,
-    Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>
-  >();
+  /**
+   * The connection's own decoder: always with a custom parser; with the built-in one only while a binary packet
+   * waits for its attachments (otherwise the server's shared decoder decodes for this client).
+   */
+  private decoder: InstanceType<Server["_parser"]["Decoder"]> | Decoder | undefined;
+  /**
+   * Sockets by namespace name: the first in two fields (most connections join one namespace), the others in a
+   * Map made when a second namespace is joined.
+   */
+  private firstNsp: string | undefined;
+  private firstSocket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData> | undefined;
+  private otherNsps:
+    Map<string, Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>> | undefined;
   /**
    * Sockets whose namespace was connected again by the same client (a second CONNECT answered while the first
    * was in the middlewares): no longer reachable by name, they still leave with the connection.
    */
   private displaced: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>[] | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
-  /** Namespaces with a CONNECT in progress: one at a time per namespace (later ones are ignored). */
-  private readonly connecting = new Set<string>();
+  /**
+   * Namespaces with a CONNECT in progress: one at a time per namespace (later ones are ignored). Made when a
+   * CONNECT starts and dropped once none is in progress: an idle connection holds no set.
+   */
+  private connecting: Set<string> | undefined;
   /** The `packetRateLimit` bucket, when that limit is on. */
   private readonly bucket: TokenBucket | undefined;
   /** Packets decoded from the current engine message, handled once it is fully decoded. */
@@ -82,16 +92,23 @@ export class Client<
     this.requestSecure = Boolean((req.socket as { encrypted?: boolean } | undefined)?.encrypted);
     this.bucket = packetBucket(server._limits.packetRateLimit);
     this.ownEngine = conn instanceof EngineSocket;
-    const decoder = new server._parser.Decoder();
-    this.decoder = decoder;
-    // Shared listeners find their client through a symbol: no closures per connection.
-    (decoder as unknown as Owned)[kClient] = this;
-    (conn as unknown as Owned)[kClient] = this;
-    decoder.on("decoded", onDecoded);
-    conn.on("data", onData);
-    conn.on("error", onError);
-    conn.on("close", onClose);
-    conn.on("bufferDrain", onBufferDrain);
+    if (server._sharedDecoder === undefined) {
+      const decoder = new server._parser.Decoder();
+      this.decoder = decoder;
+      // Shared listeners find their client through a symbol: no closures per connection.
+      (decoder as unknown as Owned)[kClient] = this;
+      decoder.on("decoded", onDecoded);
+    }
+    if (this.ownEngine) {
+      // our engine calls the client directly (and never emits "error")
+      conn._setConsumer(this);
+    } else {
+      (conn as unknown as Owned)[kClient] = this;
+      conn.on("data", onData);
+      conn.on("error", onError);
+      conn.on("close", onClose);
+      conn.on("bufferDrain", onBufferDrain);
+    }
     this.connectTimer = setTimeout(onConnectTimeout, server._connectTimeout, this);
     // a v2 client (Engine.IO 3, Socket.IO protocol 4) is in the main namespace without asking
     if (conn.protocol === 3) this.connect("/", {});
@@ -105,7 +122,7 @@ export class Client<
   /** @internal A connection that joined no namespace in time is closed. */
   _onConnectTimeout(): void {
     this.connectTimer = undefined;
-    if (this.nsps.size === 0) {
+    if (this.namespaceCount() === 0) {
       debug("no namespace joined in time, closing %s", this.id);
       this.close();
     }
@@ -119,11 +136,14 @@ export class Client<
   }
 
   private connect(name: string, auth: Record<string, unknown>): void {
-    if (this.connecting.has(name)) {
+    if (this.connecting?.has(name)) {
       debug.enabled && debug("CONNECT to %s already in progress for %s: ignored", name, this.id);
       return;
     }
-    if (this.nsps.size + this.connecting.size >= this.server._limits.maxNamespacesPerConnection) {
+    if (
+      this.namespaceCount() + (this.connecting?.size ?? 0) >=
+      this.server._limits.maxNamespacesPerConnection
+    ) {
       debug("too many namespaces for %s", this.id);
       this._packet({
         type: PacketType.CONNECT_ERROR,
@@ -132,7 +152,7 @@ export class Client<
       });
       return;
     }
-    this.connecting.add(name);
+    (this.connecting ??= new Set()).add(name);
     if (this.server._nsps.has(name)) {
       this.doConnect(name, auth);
       return;
@@ -141,7 +161,7 @@ export class Client<
       if (dynamic && !this.closed) {
         this.doConnect(name, auth);
       } else {
-        this.connecting.delete(name);
+        this.endConnect(name);
         debug("unknown namespace %s", name);
         this._packet({
           type: PacketType.CONNECT_ERROR,
@@ -152,46 +172,90 @@ export class Client<
     });
   }
 
+  /** The CONNECT to `name` is over (joined or refused). */
+  private endConnect(name: string): void {
+    const connecting = this.connecting;
+    if (connecting === undefined) return;
+    connecting.delete(name);
+    if (connecting.size === 0) this.connecting = undefined;
+  }
+
   private doConnect(name: string, auth: Record<string, unknown>): void {
     const nsp = this.server.of(name);
     nsp._add(
       this,
       auth,
       (socket) => {
-        this.connecting.delete(name);
-        const previous = this.nsps.get(nsp.name);
+        this.endConnect(name);
+        const previous = this.socketOf(nsp.name);
         if (previous) (this.displaced ??= []).push(previous);
-        this.nsps.set(nsp.name, socket);
+        this.setSocket(nsp.name, socket);
         if (this.connectTimer) {
           clearTimeout(this.connectTimer);
           this.connectTimer = undefined;
         }
       },
-      () => this.connecting.delete(name),
+      () => this.endConnect(name),
     );
   }
 
   /** @internal Disconnects every socket of this connection, then closes it. */
   _disconnect(): void {
     for (const socket of this.everySocket()) socket.disconnect();
-    this.nsps.clear();
+    this.clearSockets();
     this.displaced = undefined;
     this.close();
   }
 
   /** @internal Forgets a socket that left its namespace. */
   _remove(socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>): void {
-    if (this.nsps.get(socket.nsp.name) === socket) {
-      this.nsps.delete(socket.nsp.name);
+    if (this.socketOf(socket.nsp.name) === socket) {
+      this.deleteSocket(socket.nsp.name);
     } else if (this.displaced) {
       const index = this.displaced.indexOf(socket);
       if (index !== -1) this.displaced.splice(index, 1);
     }
   }
 
+  private socketOf(
+    name: string,
+  ): Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData> | undefined {
+    return name === this.firstNsp ? this.firstSocket : this.otherNsps?.get(name);
+  }
+
+  private setSocket(
+    name: string,
+    socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>,
+  ): void {
+    if (this.otherNsps?.has(name) || (this.firstNsp !== undefined && this.firstNsp !== name)) {
+      (this.otherNsps ??= new Map()).set(name, socket);
+    } else {
+      this.firstNsp = name;
+      this.firstSocket = socket;
+    }
+  }
+
+  private deleteSocket(name: string): void {
+    if (name === this.firstNsp) {
+      this.firstNsp = undefined;
+      this.firstSocket = undefined;
+    } else this.otherNsps?.delete(name);
+  }
+
+  private clearSockets(): void {
+    this.firstNsp = undefined;
+    this.firstSocket = undefined;
+    this.otherNsps = undefined;
+  }
+
+  private namespaceCount(): number {
+    return (this.firstSocket !== undefined ? 1 : 0) + (this.otherNsps?.size ?? 0);
+  }
+
   /** Every socket of this connection (the rare displaced ones included). */
   private everySocket(): Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>[] {
-    const sockets = [...this.nsps.values()];
+    const sockets = this.firstSocket !== undefined ? [this.firstSocket] : [];
+    if (this.otherNsps) for (const socket of this.otherNsps.values()) sockets.push(socket);
     if (this.displaced) sockets.push(...this.displaced);
     return sockets;
   }
@@ -220,7 +284,7 @@ export class Client<
   writeToEngine(encoded: EncodedPacket | string | Buffer, opts: WriteOptions): void {
     const conn = this.conn;
     if (conn.readyState !== "open") return;
-    if (opts.volatile && (!conn.transport.writable || conn.needsDrain)) {
+    if (opts.volatile && (!conn.transport.writable || conn.transport.lagging || conn.needsDrain)) {
       debug.enabled && debug("volatile packet dropped for %s", this.id);
       return;
     }
@@ -242,7 +306,15 @@ export class Client<
   /** @internal An engine message: decoded whole, then its packets handled. */
   _ondata(data: unknown): void {
     try {
-      this.decoder.add(data);
+      const decoder = this.decoder;
+      const shared = this.server._sharedDecoder;
+      if (decoder === undefined) {
+        this.decoder = (shared as Decoder)._decodeFor(this, data as string | Buffer);
+      } else {
+        (decoder as { add(chunk: unknown): void }).add(data);
+        // the binary packet is complete: back to the shared decoder
+        if (shared !== undefined && !(decoder as Decoder)._waiting) this.decoder = undefined;
+      }
     } catch (err) {
       this.decoded = undefined;
       debug("invalid packet from %s: %s", this.id, (err as Error).message);
@@ -276,7 +348,7 @@ export class Client<
       this.handleWithQuery(packet);
       return;
     }
-    const socket = this.nsps.get(packet.nsp);
+    const socket = this.socketOf(packet.nsp);
     if (!socket && packet.type === PacketType.CONNECT) {
       this.connect(packet.nsp, (packet.data as Record<string, unknown> | undefined) ?? {});
     } else if (
@@ -300,7 +372,7 @@ export class Client<
     const auth = Object.create(null) as Record<string, unknown>;
     for (const [key, value] of url.searchParams) auth[key] = value;
     const name = url.pathname;
-    const socket = this.nsps.get(name);
+    const socket = this.socketOf(name);
     if (!socket && packet.type === PacketType.CONNECT) this.connect(name, auth);
     else if (
       socket &&
@@ -353,9 +425,10 @@ export class Client<
     this.closed = true;
     debug.enabled && debug("client %s closed: %s", this.id, reason);
     for (const socket of this.everySocket()) socket._onclose(reason, description);
-    this.nsps.clear();
+    this.clearSockets();
     this.displaced = undefined;
-    this.decoder.destroy();
+    this.decoder?.destroy();
+    this.decoder = undefined;
     if (this.connectTimer) {
       clearTimeout(this.connectTimer);
       this.connectTimer = undefined;

@@ -30,6 +30,20 @@ interface HandshakeSource {
   readonly conn: EngineSocket;
 }
 
+/** The last `time` string made, and the second it shows: sockets that connect within one second share it. */
+let lastTime = "";
+let lastTimeSecond = NaN;
+
+/** `new Date(issued).toString()`, one string per second rather than one per socket (it shows whole seconds). */
+function timeString(issued: number): string {
+  const second = Math.floor(issued / 1000);
+  if (second !== lastTimeSecond) {
+    lastTime = new Date(issued).toString();
+    lastTimeSecond = second;
+  }
+  return lastTime;
+}
+
 export function buildHandshake(
   client: HandshakeSource,
   auth: Record<string, unknown>,
@@ -39,7 +53,7 @@ export function buildHandshake(
   const url = client.requestUrl;
   return {
     headers,
-    time: new Date(issued).toString(),
+    time: timeString(issued),
     address: client.conn.remoteAddress,
     xdomain: headers.origin !== undefined,
     secure: client.requestSecure,

@@ -240,7 +240,7 @@ export class Namespace<
   expectAcks(packet: AdapterPacket, ack: Ack, timeout: number | undefined): AckExpectation {
     const id = this._ids++;
     packet.id = id;
-    return new BroadcastAcks(id, ack, timeout);
+    return new BroadcastAcks(id, ack, timeout, this.server._limits.maxPendingAcks);
   }
 
   /** @internal A socket left this namespace. */

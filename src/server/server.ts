@@ -18,6 +18,7 @@ import {
 } from "../adapter/adapter";
 import { SessionAwareAdapter } from "../adapter/session-aware";
 import type { ConnectionStateRecovery, ConnectionStateRecoveryOptions } from "../adapter/sessions";
+import type { EventCounter } from "../diagnostics";
 import {
   Server as Engine,
   type ServerOptions as EngineOptions,
@@ -125,6 +126,11 @@ export class Server<
   readonly encoder: InstanceType<Parser["Encoder"]>;
   /** @internal */
   readonly _parser: Parser;
+  /**
+   * @internal With the built-in parser: one decoder for every connection not in the middle of a binary packet
+   * (see Client), instead of a decoder and its listener per connection.
+   */
+  readonly _sharedDecoder: defaultParser.Decoder | undefined;
   /** @internal Namespaces by name. */
   readonly _nsps = new Map<
     string,
@@ -141,6 +147,8 @@ export class Server<
   readonly _recovery: Readonly<ConnectionStateRecovery> | undefined;
   /** @internal The Socket.IO layer's limits (limits.ts). */
   _limits: LimitOptions;
+  /** @internal Set by a metrics collector (`switchyard/metrics`): counts events in and out without a message. */
+  _eventCounter: EventCounter | undefined = undefined;
   private readonly parentNsps = new Map<
     DynamicMatcher,
     ParentNamespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>
@@ -173,6 +181,7 @@ export class Server<
     this._path = (opts.path ?? "/socket.io").replace(/\/$/, "");
     this._serveClient = opts.serveClient !== false;
     this._parser = opts.parser ?? (defaultParser as unknown as Parser);
+    this._sharedDecoder = opts.parser === undefined ? new defaultParser.Decoder() : undefined;
     this.prepareBroadcasts = opts.parser === undefined;
     this.encoder = new this._parser.Encoder();
     this._connectTimeout = opts.connectTimeout || 45000;

@@ -106,8 +106,7 @@ export class Socket<
   private builtHandshake: Handshake | undefined;
   /** When the socket was created (ms since the epoch): the handshake's `issued`. */
   private readonly issued = Date.now();
-  /** Application state attached to the socket; visible to fetchSockets() across the cluster. */
-  data: SocketData = {} as SocketData;
+  private ownData: SocketData | undefined;
   connected = false;
   /** Acks awaited from the client, by packet id; most sockets never wait for one, so it is made on first use. */
   private pendingAcks: Map<number, Ack> | undefined;
@@ -161,6 +160,18 @@ export class Socket<
    */
   get handshake(): Handshake {
     return (this.builtHandshake ??= buildHandshake(this.client, this.auth, this.issued));
+  }
+
+  /**
+   * Application state attached to the socket; visible to fetchSockets() across the cluster. The empty object
+   * is made on first read: many sockets never carry any.
+   */
+  get data(): SocketData {
+    return (this.ownData ??= {} as SocketData);
+  }
+
+  set data(value: SocketData) {
+    this.ownData = value;
   }
 
   get disconnected(): boolean {
@@ -221,6 +232,8 @@ export class Socket<
     if (channels.eventOut.hasSubscribers) {
       channels.eventOut.publish({ socket: this, event: ev, args: data.slice(1), ackId: packet.id });
     }
+    const events = this.nsp.server._eventCounter;
+    if (events !== undefined) events.countOut(ev as string);
     if (this.pid !== undefined) {
       // connection state recovery: through the adapter, which gives the event an offset and keeps it
       const opts = { rooms: new Set<Room>([this.id]), except: new Set<Room>(), flags };
@@ -394,6 +407,8 @@ export class Socket<
         ackId: packet.id,
       });
     }
+    const events = this.nsp.server._eventCounter;
+    if (events !== undefined) events.countIn(args[0]);
     if (packet.id !== undefined) args.push(this.ack(packet.id));
     if (this.anyIncoming) {
       for (const listener of this.anyIncoming.slice()) listener.apply(this, args);

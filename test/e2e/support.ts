@@ -1,6 +1,7 @@
 // Helpers for the browser tests: the demo server, Debian's chromium through playwright-core, and
 // polling assertions (playwright-core has no `expect`; these retry node:assert checks instead).
 import * as assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import * as path from "node:path";
 import {
   chromium,
@@ -161,4 +162,54 @@ export async function adminAction(
   await page.getByTestId("admin-except").fill(fields.except ?? "");
   await page.getByTestId("admin-room").fill(fields.room ?? "");
   await page.getByTestId(`admin-${action}`).click();
+}
+
+export interface DemoWorkers {
+  url: string;
+  /** What the primary printed. */
+  output(): string;
+  /** SIGTERM to the primary; resolves with its exit code once it has ended. */
+  stop(): Promise<number | null>;
+}
+
+/**
+ * Runs `WORKERS=<count> npm start` (examples/demo/server.mjs as its own primary) on an ephemeral port, with
+ * `env` added (DEBUG=... shows the workers' debug lines in `output()`).
+ */
+export async function startDemoWorkers(
+  count: number,
+  env: Record<string, string> = {},
+): Promise<DemoWorkers> {
+  const script = path.join(__dirname, "../../examples/demo/server.mjs");
+  const child = spawn(process.execPath, [script], {
+    env: { ...process.env, ...env, WORKERS: String(count), PORT: "0" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the demo did not start:\n${output}`)), 60_000);
+    const look = () => {
+      const match = /listening: open (http:\/\/localhost:\d+)/.exec(output);
+      if (match?.[1] === undefined) return;
+      clearTimeout(timer);
+      child.stdout.off("data", look);
+      resolve(match[1].replace("localhost", "127.0.0.1"));
+    };
+    child.stdout.on("data", look);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`the demo exited with ${code}:\n${output}`));
+    });
+  });
+  return {
+    url,
+    output: () => output,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      return exited;
+    },
+  };
 }

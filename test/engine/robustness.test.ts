@@ -3,6 +3,7 @@
  * already on WebSocket, one session's failure in the shared heartbeat, and the per-address connection cap.
  */
 import assert from "node:assert/strict";
+import { connect as connectTcp } from "node:net";
 import { test } from "node:test";
 import WebSocket from "ws";
 import type { Socket } from "../../src/engine";
@@ -123,6 +124,89 @@ test("maxConnectionsPerAddress refuses the handshake past the cap with its own m
     b.close();
     c.close();
   } finally {
+    await h.close();
+  }
+});
+
+/** Opens a WebSocket session and keeps it open; resolves it, or null when the upgrade is refused. */
+function holdWebSocket(port: number): Promise<WebSocket | null> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${P}?EIO=4&transport=websocket`);
+  return new Promise((resolve) => {
+    ws.once("open", () => resolve(ws));
+    ws.once("unexpected-response", () => resolve(null));
+    ws.once("error", () => resolve(null));
+  });
+}
+
+/** A `wsEngine` that completes upgrades later, as ws does with an asynchronous `verifyClient` (a lookup). */
+class DeferredWebSocketServer extends WebSocket.Server {
+  override handleUpgrade(...args: Parameters<WebSocket.Server["handleUpgrade"]>): void {
+    setTimeout(() => super.handleUpgrade(...args), 50);
+  }
+}
+
+for (const wsEngine of [undefined, DeferredWebSocketServer]) {
+  const which = wsEngine === undefined ? "ws" : "a wsEngine completing upgrades later";
+  test(`maxConnectionsPerAddress holds for concurrent handshakes (raw WebSockets and polling at once; ${which})`, async () => {
+    const cap = 3;
+    const h = await startEngine({
+      maxConnectionsPerAddress: cap,
+      ...(wsEngine ? { wsEngine } : {}),
+    });
+    const held: WebSocket[] = [];
+    try {
+      let opened = 0;
+      h.engine.on("connection", () => opened++);
+      // 20 WebSocket handshakes and 10 polling ones in flight together: at most `cap` may open
+      const [sockets, statuses] = await Promise.all([
+        Promise.all(Array.from({ length: 20 }, () => holdWebSocket(h.port))),
+        Promise.all(
+          Array.from({ length: 10 }, () =>
+            request(h.port, `${P}?EIO=4&transport=polling`).then((res) => res.status),
+          ),
+        ),
+      ]);
+      for (const ws of sockets) if (ws !== null) held.push(ws);
+      const accepted = held.length + statuses.filter((s) => s === 200).length;
+      assert.equal(accepted, cap, `${held.length} WebSockets, polling: ${statuses.join(" ")}`);
+      assert.equal(opened, cap);
+      assert.equal(h.engine.clientsCount, cap);
+      // the places of the refused handshakes were not kept: once the sessions leave, the cap is free again
+      for (const socket of Object.values(h.engine.clients)) (socket as Socket).close();
+      await until(() => h.engine.clientsCount === 0);
+      held.length = 0;
+      const again = await Promise.all(Array.from({ length: 6 }, () => holdWebSocket(h.port)));
+      for (const ws of again) if (ws !== null) held.push(ws);
+      assert.equal(held.length, cap);
+    } finally {
+      for (const ws of held) ws.terminate();
+      await h.close();
+    }
+  });
+}
+
+test("maxConnectionsPerAddress: a handshake whose upgrade ws aborts gives its place back", async () => {
+  const h = await startEngine({ maxConnectionsPerAddress: 1 });
+  const held: WebSocket[] = [];
+  try {
+    // passes the engine's checks and the cap, then ws refuses the upgrade (a malformed Sec-WebSocket-Key)
+    const raw = connectTcp(h.port, "127.0.0.1");
+    raw.write(
+      `GET ${P}?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n` +
+        "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: not-a-key\r\n\r\n",
+    );
+    let answer = "";
+    raw.on("data", (chunk: Buffer) => (answer += chunk.toString()));
+    await once(raw, "close");
+    assert.match(answer, /^HTTP\/1\.1 400/);
+    // the address's one place is free: a new session opens, and the cap still holds after it
+    const ws = await holdWebSocket(h.port);
+    assert.ok(ws !== null, "the place of the aborted upgrade was given back");
+    held.push(ws);
+    assert.equal(await holdWebSocket(h.port), null);
+    assert.equal(h.engine.clientsCount, 1);
+  } finally {
+    for (const ws of held) ws.terminate();
     await h.close();
   }
 });

@@ -1,4 +1,7 @@
-/** Debian's haproxy in front of test nodes: round-robin per request, no affinity (a generated config). */
+/**
+ * Debian's haproxy in front of test nodes: round-robin per request, no affinity, TCP health checks every
+ * 500 ms (a generated config).
+ */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
@@ -40,12 +43,15 @@ export async function startBalancer(backends: readonly number[]): Promise<Balanc
     "  timeout tunnel 90s",
     // the server side closes after each response: the next request of a client is balanced anew
     "  option http-server-close",
+    // a dead node: connections to it are retried on another (redispatch), and the health check takes it out
+    "  retries 3",
+    "  option redispatch 1",
     "frontend front",
     `  bind 127.0.0.1:${port}`,
     "  default_backend nodes",
     "backend nodes",
     "  balance roundrobin",
-    ...backends.map((p, i) => `  server n${i} 127.0.0.1:${p}`),
+    ...backends.map((p, i) => `  server n${i} 127.0.0.1:${p} check inter 500 fall 2 rise 1`),
     "",
   ].join("\n");
   const file = join(dir, "haproxy.cfg");

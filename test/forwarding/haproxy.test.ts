@@ -11,9 +11,12 @@ import { Redis } from "ioredis";
 import { io as ioc, type Socket as ClientSocket } from "socket.io-client";
 import { type AdapterConstructor, Server, redisForwarding } from "../../src";
 import { createAdapter } from "../../src/adapters/redis";
+import { Kind } from "../../src/forwarding/wire";
 import { next, until } from "../support/io";
 import { REDIS_URL, uniqueKey } from "../redis/cluster";
+import { HEARTBEAT, type SeenEvent, installApp } from "./app";
 import { startBalancer } from "./balancer";
+import { everyFeatureOverPolling, failsWithoutForwarding } from "./scenarios";
 
 interface Node {
   name: string;
@@ -24,53 +27,35 @@ interface Node {
   sub: Redis;
 }
 
-/** Server-side events seen on any node, in order. */
-type Seen = Array<[string, ...unknown[]]>;
+/** WebSocket upgrades that landed on a node other than their session's owner, since the start. */
+let relayedUpgrades = 0;
 
 async function startNode(
   name: string,
   key: string,
   forwarding: boolean,
-  seen: Seen,
+  seen: SeenEvent[],
 ): Promise<Node> {
   const pub = new Redis(REDIS_URL);
   const sub = pub.duplicate();
   await Promise.all([pub, sub].map((c) => (c.status === "ready" ? undefined : once(c, "ready"))));
   const route = forwarding ? redisForwarding(pub, sub, { key: `${key}-fwd` }) : undefined;
+  if (route !== undefined) {
+    // counts the WebSocket upgrades relayed to another node (WS_OPEN messages on the route, wire.ts)
+    const send = route.send.bind(route);
+    route.send = (to, message) => {
+      if (message[0] === Kind.WS_OPEN) relayedUpgrades++;
+      send(to, message);
+    };
+  }
   const http = createServer();
   const io = new Server(http, {
     adapter: createAdapter(pub, sub, { key }) as AdapterConstructor,
     forwarding: route,
-    pingInterval: 2000,
-    pingTimeout: 3000,
+    ...HEARTBEAT,
   });
   await route?.ready;
-  io.on("connection", (socket) => {
-    socket.data = { node: name };
-    const received: number[] = [];
-    socket.on("echo", (...args: unknown[]) => {
-      const ack = args.pop() as (a: unknown[]) => void;
-      ack(args);
-    });
-    socket.on("where", (ack: (node: string) => void) => ack(name));
-    socket.on("join", (room: string, ack: () => void) => {
-      void socket.join(room);
-      ack();
-    });
-    socket.on("shout", (room: string, text: string) => io.to(room).emit("heard", text));
-    socket.on("ask", async (value: number, ack: (answer: unknown) => void) => {
-      ack(await socket.timeout(10000).emitWithAck("question", value));
-    });
-    socket.on("seq", (i: number) => {
-      received.push(i);
-      if (received.length === 50) socket.emit("seqs", received);
-    });
-    socket.on("count", () => {
-      for (let i = 0; i < 50; i++) socket.emit("n", i);
-    });
-    socket.on("kickme", () => socket.disconnect());
-    socket.on("disconnect", (reason) => seen.push(["disconnect", socket.id, reason]));
-  });
+  installApp(io, name, (event) => seen.push(event));
   http.listen(0, "127.0.0.1");
   await once(http, "listening");
   return { name, io, http, port: (http.address() as AddressInfo).port, pub, sub };
@@ -78,10 +63,10 @@ async function startNode(
 
 async function withCluster(
   forwarding: boolean,
-  body: (url: string, seen: Seen, clients: ClientSocket[]) => Promise<void>,
+  body: (url: string, seen: SeenEvent[], clients: ClientSocket[]) => Promise<void>,
 ): Promise<void> {
   const key = uniqueKey("fwd");
-  const seen: Seen = [];
+  const seen: SeenEvent[] = [];
   const nodes = await Promise.all(["a", "b", "c"].map((n) => startNode(n, key, forwarding, seen)));
   const balancer = await startBalancer(nodes.map((n) => n.port));
   const clients: ClientSocket[] = [];
@@ -105,102 +90,58 @@ function polling(url: string, clients: ClientSocket[]): ClientSocket {
   return socket;
 }
 
-test("three nodes behind round-robin haproxy: every feature works over polling with forwarding", async () => {
+test("three nodes behind round-robin haproxy: every feature works over polling with forwarding", () =>
+  withCluster(true, (url, seen, clients) =>
+    everyFeatureOverPolling(() => polling(url, clients), seen),
+  ));
+
+test("clients that upgrade: the WebSocket completes wherever it lands (relayed to the owner); events flow", async (t) => {
   await withCluster(true, async (url, seen, clients) => {
-    const c1 = polling(url, clients);
-    const c2 = polling(url, clients);
-    await Promise.all([next(c1, "connect"), next(c2, "connect")]);
-
-    // acks both ways
-    assert.deepEqual(await c1.timeout(10000).emitWithAck("echo", 1, "a", { b: [2] }), [
-      1,
-      "a",
-      { b: [2] },
-    ]);
-    c2.on("question", (v: number, ack: (a: number) => void) => ack(v * 2));
-    assert.equal(await c2.timeout(10000).emitWithAck("ask", 21), 42);
-
-    // rooms and broadcasts across nodes (whichever nodes own the two sessions)
-    await c1.timeout(10000).emitWithAck("join", "r");
-    await c2.timeout(10000).emitWithAck("join", "r");
-    const heard = Promise.all([next<[string]>(c1, "heard"), next<[string]>(c2, "heard")]);
-    c1.emit("shout", "r", "hello");
-    assert.deepEqual(await heard, [["hello"], ["hello"]]);
-
-    // binary and a 200 kB message
-    const [bytes] = (await c1.timeout(10000).emitWithAck("echo", Buffer.from([1, 2, 3]))) as [
-      Buffer,
-    ];
-    assert.deepEqual([...bytes], [1, 2, 3]);
-    const big = "x".repeat(200_000);
-    const [back] = (await c2.timeout(15000).emitWithAck("echo", big)) as [string];
-    assert.equal(back, big);
-
-    // 50 emits in order, both directions
-    const seqs = next<[number[]]>(c1, "seqs");
-    for (let i = 0; i < 50; i++) c1.emit("seq", i);
-    assert.deepEqual((await seqs)[0], [...Array(50).keys()]);
-    const numbers: number[] = [];
-    c2.on("n", (i: number) => numbers.push(i));
-    c2.emit("count");
-    await until(() => numbers.length === 50);
-    assert.deepEqual(numbers, [...Array(50).keys()]);
-
-    // survives heartbeats (pingInterval 2 s): still connected after several pings went through the balancer
-    const owner = await c1.timeout(10000).emitWithAck("where");
-    for (let i = 0; i < 2; i++) await next(c1.io, "ping");
-    assert.equal(c1.connected, true);
-    assert.equal(await c1.timeout(10000).emitWithAck("where"), owner);
-
-    // server-side and client-side disconnects
-    const kicked = next<[string]>(c2, "disconnect");
-    const c2id = c2.id;
-    c2.emit("kickme");
-    assert.equal((await kicked)[0], "io server disconnect");
-    const c1id = c1.id;
-    c1.disconnect();
-    await until(() => seen.some(([e, id]) => e === "disconnect" && id === c1id));
-    assert.ok(
-      seen.some(([, id, reason]) => id === c1id && reason === "client namespace disconnect"),
+    const relayedBefore = relayedUpgrades;
+    // sessions that upgrade, at least six, until one upgrade has landed on another node than its owner
+    const sockets: ClientSocket[] = [];
+    while (sockets.length < 6 || relayedUpgrades === relayedBefore) {
+      assert.ok(
+        sockets.length < 30,
+        "thirty upgrades, all on their owner: does the balancer rotate?",
+      );
+      const batch = [0, 1, 2].map(() => ioc(url, { forceNew: true, reconnection: false }));
+      clients.push(...batch);
+      sockets.push(...batch);
+      await Promise.all(batch.map((s) => next(s, "connect")));
+      await until(() => batch.every((s) => s.io.engine.transport.name === "websocket"), 30000);
+    }
+    t.diagnostic(
+      `${relayedUpgrades - relayedBefore} of ${sockets.length} upgrades landed on another node than the owner`,
     );
-    assert.ok(
-      seen.some(([, id, reason]) => id === c2id && reason === "server namespace disconnect"),
-    );
-  });
-});
-
-test("clients that may upgrade: the upgrade completes on the owner or is refused elsewhere; events flow", async () => {
-  await withCluster(true, async (url, _seen, clients) => {
-    const sockets = [0, 1, 2].map(() => {
-      const s = ioc(url, { forceNew: true, reconnection: false });
-      clients.push(s);
-      return s;
-    });
-    await Promise.all(sockets.map((s) => next(s, "connect")));
     for (const s of sockets) {
       for (let i = 0; i < 5; i++)
         assert.deepEqual(await s.timeout(10000).emitWithAck("echo", i), [i]);
+      const [bytes] = (await s.timeout(10000).emitWithAck("echo", Buffer.from([9, 8]))) as [Buffer];
+      assert.deepEqual([...bytes], [9, 8]);
     }
+    // rooms and broadcasts over the relayed WebSockets
+    for (const s of sockets) await s.timeout(10000).emitWithAck("join", "ws");
+    const heard = Promise.all(sockets.map((s) => next<[string]>(s, "heard")));
+    sockets[0]!.emit("shout", "ws", "over websocket");
+    assert.deepEqual(
+      await heard,
+      sockets.map(() => ["over websocket"]),
+    );
+    // heartbeats go through (pingInterval 2 s), then both disconnects
+    for (let i = 0; i < 2; i++) await next(sockets[1]!.io, "ping");
+    assert.equal(sockets[1]!.connected, true);
+    const kicked = next<[string]>(sockets[2]!, "disconnect");
+    sockets[2]!.emit("kickme");
+    assert.equal((await kicked)[0], "io server disconnect");
+    const id = sockets[3]!.id;
+    sockets[3]!.disconnect();
+    await until(() => seen.some(([e, sid]) => e === "disconnect" && sid === id));
   });
 });
 
-test("the same cluster without forwarding fails (the balancer rotates)", async () => {
-  await withCluster(false, async (url, _seen, clients) => {
-    const c1 = polling(url, clients);
-    const failed = await Promise.race([
-      next(c1, "connect_error", 20000).then(() => true),
-      next(c1, "connect", 20000).then(async () => {
-        try {
-          for (let i = 0; i < 5; i++) await c1.timeout(3000).emitWithAck("echo", i);
-          return false;
-        } catch {
-          return true;
-        }
-      }),
-    ]);
-    assert.equal(failed, true);
-  });
-});
+test("the same cluster without forwarding fails (the balancer rotates)", () =>
+  withCluster(false, (url, _seen, clients) => failsWithoutForwarding(() => polling(url, clients))));
 
 test("a request for a session no node owns gets 400 Session ID unknown within the deadline", async () => {
   await withCluster(true, async (url) => {

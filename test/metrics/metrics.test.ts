@@ -239,3 +239,78 @@ test("the gauges count the sockets connected now, per namespace and transport", 
   a.disconnect();
   b.disconnect();
 });
+
+test("packets and bytes are exact: a broadcast counts once per target and transport, an echo both ways", async () => {
+  const node = await start();
+  const own = collectMetrics(node.io, { registry: new Registry() });
+  // a second collector on the same server counts through the diagnostics channels instead: the same numbers
+  const second = collectMetrics(node.io, { registry: new Registry() });
+  try {
+    node.io.on("connection", (socket) => {
+      socket.on("echo", (arg: unknown, ack: (answer: unknown) => void) => ack(arg));
+    });
+    const ws = [0, 1].map(() => node.client("/", { transports: ["websocket"] }));
+    const polling = node.client("/", { transports: ["polling"] });
+    await Promise.all([...ws, polling].map((c) => next(c, "connect")));
+    const count = async (metrics = own) => {
+      const text = await metrics.text();
+      const read = (name: string, labels: Record<string, string>) =>
+        sample(text, `switchyard_${name}`, labels) ?? 0;
+      const out = (transport: string) => ({
+        messages: read("engine_packets_sent_total", { transport, type: "message" }),
+        bytes: read("engine_sent_bytes_total", { transport }),
+      });
+      return {
+        websocket: out("websocket"),
+        polling: out("polling"),
+        messagesIn: read("engine_packets_received_total", {
+          transport: "websocket",
+          type: "message",
+        }),
+        bytesIn: read("engine_received_bytes_total", { transport: "websocket" }),
+        echoes: read("events_received_total", { event: "echo" }),
+      };
+    };
+
+    // a broadcast with a non-ASCII character: bytes, not characters; 2 WebSocket targets and 1 polling
+    const before = await count();
+    const payload = { text: "été ✓" };
+    const received = Promise.all([...ws, polling].map((c) => next(c, "news")));
+    node.io.emit("news", payload);
+    await received;
+    const encoded = `2${JSON.stringify(["news", payload])}`; // Socket.IO EVENT in an engine message
+    const size = 1 + Buffer.byteLength(encoded);
+    const after = await count();
+    assert.deepEqual(
+      { websocket: after.websocket, polling: after.polling },
+      {
+        websocket: {
+          messages: before.websocket.messages + 2,
+          bytes: before.websocket.bytes + 2 * size,
+        },
+        polling: { messages: before.polling.messages + 1, bytes: before.polling.bytes + size },
+      },
+    );
+
+    // an echo: one message in, one ack out, on the same transport
+    const first = ws[0] as (typeof ws)[number];
+    assert.deepEqual(await first.emitWithAck("echo", "ñ"), "ñ");
+    const echoed = await count();
+    assert.equal(echoed.echoes, before.echoes + 1);
+    assert.equal(echoed.messagesIn, after.messagesIn + 1);
+    assert.equal(
+      echoed.bytesIn,
+      after.bytesIn + 1 + Buffer.byteLength(`20${JSON.stringify(["echo", "ñ"])}`),
+    );
+    assert.equal(echoed.websocket.messages, after.websocket.messages + 1);
+    assert.equal(
+      echoed.websocket.bytes,
+      after.websocket.bytes + 1 + Buffer.byteLength(`30${JSON.stringify(["ñ"])}`),
+    );
+    assert.deepEqual(await count(second), echoed);
+  } finally {
+    second.close();
+    own.close();
+    await node.close();
+  }
+});

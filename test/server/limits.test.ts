@@ -102,6 +102,45 @@ test("emit() false, volatile packets dropped, then 'drain' once the reader catch
   }
 });
 
+test("a lagging reader's frames are kept off-heap and reach it whole and in order once it reads again", async () => {
+  const run = await start({ sendBufferHighWaterMark: 64 * 1024 });
+  try {
+    const connected = next<[Socket]>(run.io, "connection");
+    const peer = await openRaw(run.port);
+    await peer.connectMain();
+    const [socket] = await connected;
+    const raw = stall(peer);
+    const count = 1000;
+    // sizes from 0 to 30 kB (15 MB in all): frames end anywhere in the 16 KiB chunks, and some span several
+    const sizeOf = (i: number): number => (i * 7919) % 30000;
+    let acked = 0;
+    let maxBuffered = 0;
+    for (let i = 0; i < count; i++) {
+      socket.emit("n", i, "z".repeat(sizeOf(i)));
+      if (i % 100 === 0) {
+        maxBuffered = Math.max(maxBuffered, socket.conn.bufferedAmount);
+        // the session queues no packets of its own: the transport holds their bytes
+        assert.equal(socket.conn.writeBuffer.length, 0);
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    socket.conn.send("last", undefined, () => acked++);
+    assert.ok(maxBuffered > 1024 * 1024, `the peer lagged (${maxBuffered} bytes buffered)`);
+    const start = peer.received.length;
+    raw.resume();
+    await until(() => peer.received.length - start === count + 1, 30000);
+    const got = peer.received.slice(start);
+    for (let i = 0; i < count; i++) {
+      assert.equal(got[i], `42${JSON.stringify(["n", i, "z".repeat(sizeOf(i))])}`, `message ${i}`);
+    }
+    assert.equal(got[count], "4last");
+    await until(() => acked === 1);
+    assert.ok(socket.connected);
+  } finally {
+    await run.close();
+  }
+});
+
 test("pending acks are bounded per socket and freed when the socket goes", async () => {
   const run = await start({ maxPendingAcks: 5 });
   try {
@@ -124,6 +163,56 @@ test("pending acks are bounded per socket and freed when the socket goes", async
     client.disconnect();
     await gone;
     assert.equal(socket.acks.size, 0, "the acks left with the socket");
+  } finally {
+    await run.close();
+  }
+});
+
+test("broadcast acks count towards maxPendingAcks: a target at the bound is skipped, the others answer", async () => {
+  const run = await start({ maxPendingAcks: 3 });
+  try {
+    const silent = run.client("/", { transports: ["websocket"] });
+    const answering = run.client("/", { transports: ["websocket"] });
+    let asksToSilent = 0;
+    silent.on("ask", () => asksToSilent++); // never answers
+    answering.on("ask", (n: number, answer: (v: string) => void) => answer(`ok ${n}`));
+    await Promise.all([next(silent, "connect"), next(answering, "connect")]);
+    await until(() => run.io.of("/").sockets.size === 2);
+    const silentSocket = run.io.of("/").sockets.get(silent.id as string) as Socket;
+    const broadcast = (n: number): Promise<[Error | null, unknown[]]> =>
+      new Promise((resolve) =>
+        run.io
+          .timeout(5000)
+          .emit("ask", n, (err: Error | null, answers: unknown[]) => resolve([err, answers])),
+      );
+    // three broadcasts fill the silent socket's bound (they wait for it until their timeout)
+    const waiting = [broadcast(0), broadcast(1), broadcast(2)];
+    const answeringSocket = run.io.of("/").sockets.get(answering.id as string) as Socket;
+    await until(() => silentSocket.acks.size === 3 && answeringSocket.acks.size === 0);
+    // past the bound the silent socket is left out: the broadcast completes with the other answer alone
+    for (let n = 3; n < 200; n++) {
+      const [err, answers] = await broadcast(n);
+      assert.equal(err, null);
+      assert.deepEqual(answers, [`ok ${n}`]);
+    }
+    assert.equal(
+      silentSocket.acks.size,
+      3,
+      "the silent socket never awaited more than maxPendingAcks",
+    );
+    const marked = next(silent, "mark");
+    run.io.emit("mark");
+    await marked;
+    assert.equal(asksToSilent, 3, "the broadcasts past the bound were not delivered to it");
+    const gone = next(silentSocket, "disconnect");
+    silent.disconnect();
+    await gone;
+    assert.equal(silentSocket.acks.size, 0, "the acks left with the socket");
+    // the first three broadcasts end (at the latest at their timeout) with the answering socket's answers
+    for (const [n, result] of waiting.entries()) {
+      const [, answers] = await result;
+      assert.deepEqual(answers, [`ok ${n}`]);
+    }
   } finally {
     await run.close();
   }

@@ -1,5 +1,6 @@
 /** A raw HTTP request: no agent, no automatic decompression, so tests see the bytes on the wire. */
 import * as http from "node:http";
+import type { Socket } from "node:net";
 
 export interface RawResponse {
   status: number;
@@ -44,4 +45,26 @@ export function request(
     req.on("error", reject);
     req.end(options.body);
   });
+}
+
+/**
+ * An agent that opens a new connection per request and keeps track of the open ones: behind a balancer of
+ * connections (node:cluster's round-robin), each request of a client is balanced anew.
+ */
+export class OneConnectionPerRequest extends http.Agent {
+  readonly open = new Set<Socket>();
+  /** Connections opened so far. */
+  opened = 0;
+
+  constructor() {
+    super({ keepAlive: false });
+  }
+
+  override createConnection(...args: Parameters<http.Agent["createConnection"]>) {
+    const socket = super.createConnection(...args) as Socket;
+    this.opened++;
+    this.open.add(socket);
+    socket.once("close", () => this.open.delete(socket));
+    return socket;
+  }
 }

@@ -64,6 +64,15 @@ export abstract class Transport {
     return 0;
   }
 
+  /**
+   * The peer is not keeping up, yet the transport stays writable because it holds what it is given off the heap
+   * (a pre-framed WebSocket, spill.ts): the session looks at its send buffer bound and volatile packets are dropped,
+   * as when it is not writable.
+   */
+  get lagging(): boolean {
+    return false;
+  }
+
   /** Closes at once, dropping whatever is still buffered (an overflowing session). */
   terminate(): void {
     this.close();

@@ -19,6 +19,7 @@ import { TransportErrorMessages } from "../errors";
 import type { Packet } from "../packet";
 import type { EngineProtocol } from "../protocol";
 import { linkWebSocket, writeFrame } from "../ws-internals";
+import { Spill, SPILL_COPY_MAX } from "./spill";
 import { runCallbacks, type SendCallback, Transport } from "./transport";
 
 const debug = createDebug("switchyard:engine:ws");
@@ -78,6 +79,10 @@ export class WebSocketTransport extends Transport {
   /** Frames are built by the engine and written to `raw` (perMessageDeflate off, `raw` available). */
   private readonly preFramed: boolean;
   private corked = false;
+  /** Frames kept off-heap while the peer lags (pre-framed only; see spill.ts). */
+  private readonly spill = new Spill();
+  /** The network socket is past its high-water mark and frames go to `spill` until it drains. */
+  private spilling = false;
 
   constructor(ws: WsSocket, perMessageDeflate: boolean, protocol: EngineProtocol) {
     super();
@@ -117,7 +122,29 @@ export class WebSocketTransport extends Transport {
       const done = i === last && callbacks ? this.completion(callbacks) : undefined;
       this.write(raw, packets[i] as Packet, done);
     }
-    if (raw.writableNeedDrain) this.awaitDrain(raw);
+    if (!this.spilling && raw.writableNeedDrain) {
+      if (this.preFramed) this.startSpilling(raw);
+      else this.awaitDrain(raw);
+    }
+  }
+
+  override get lagging(): boolean {
+    return this.spilling;
+  }
+
+  /**
+   * Backpressure, pre-framed: the transport stays writable and the session keeps no packets; the frames' bytes
+   * go off-heap (spill.ts) until the socket drains, when they are written in order and the session hears of it.
+   */
+  private startSpilling(raw: NetSocket): void {
+    this.spilling = true;
+    raw.once("drain", () => {
+      this.spilling = false;
+      if (this.readyState !== "open" || this.socket.readyState !== 1 /* OPEN */) return;
+      this.spill.release(raw);
+      if (raw.writableNeedDrain) this.startSpilling(raw);
+      else this.owner?.onTransportReady(this);
+    });
   }
 
   /**
@@ -153,8 +180,9 @@ export class WebSocketTransport extends Transport {
   }
 
   /**
-   * Backpressure: while the socket holds more than its high-water mark, the transport is not writable, so
-   * the session keeps packets in its own buffer and volatile packets are dropped, until the socket drains.
+   * Backpressure, ws framing (perMessageDeflate): while the socket holds more than its high-water mark, the
+   * transport is not writable, so the session keeps packets in its own buffer and volatile packets are dropped,
+   * until the socket drains.
    * (socket.io's transport is unwritable during every single write; this one only when the peer lags.)
    */
   private awaitDrain(raw: NetSocket): void {
@@ -173,10 +201,22 @@ export class WebSocketTransport extends Transport {
       return;
     }
     const prepared = packet.prepared;
-    const frame =
+    const shared =
       prepared !== undefined
         ? prepared.wsFrameFor(this.protocol)
-        : (packet.options?.wsPreEncodedFrame ?? this.protocol.frame(packet));
+        : packet.options?.wsPreEncodedFrame;
+    if (shared !== undefined) {
+      // a broadcast's frame, referenced by every target: never copied
+      if (this.spilling) this.spill.writeTo(raw);
+      writeFrame(raw, shared, done);
+      return;
+    }
+    const frame = this.protocol.frame(packet);
+    if (this.spilling && Buffer.isBuffer(frame) && frame.length < SPILL_COPY_MAX) {
+      this.spill.append(raw, frame, done);
+      return;
+    }
+    if (this.spilling) this.spill.writeTo(raw);
     writeFrame(raw, frame, done);
   }
 
@@ -202,16 +242,21 @@ export class WebSocketTransport extends Transport {
   }
 
   override get bufferedAmount(): number {
-    return this.raw !== null ? this.raw.writableLength : this.socket.bufferedAmount;
+    return this.raw !== null
+      ? this.raw.writableLength + this.spill.length
+      : this.socket.bufferedAmount;
   }
 
   override terminate(): void {
     if (this.readyState !== "open") return;
     this.readyState = "closing";
+    this.spill.clear();
     this.socket.terminate();
   }
 
   protected doClose(fn?: () => void): void {
+    // the spilled frames go before ws's close frame
+    if (this.raw !== null) this.spill.release(this.raw);
     this.socket.close();
     fn?.();
   }
@@ -232,6 +277,7 @@ export class WebSocketTransport extends Transport {
 
   /** @internal */
   closed(): void {
+    this.spill.clear();
     this.onClose();
   }
 

@@ -1,0 +1,83 @@
+/**
+ * What a WebSocket keeps for a peer that does not read (docs/limits.md, "How the send buffer is counted").
+ *
+ * Once the network socket holds more than its high-water mark, writing each small frame to it would keep one
+ * Buffer plus one queue entry per packet, and keeping the packets themselves in the session's queue keeps their
+ * strings: both live on the V8 heap, which grows to about twice what it holds. Instead the bytes of the frames
+ * built for this session alone are copied into fixed-size chunks allocated outside the heap (a frame may be split
+ * across two chunks, as TCP allows), and each full chunk is handed to the socket, which holds it until the peer
+ * reads. A lagging session thus costs its bytes plus one chunk, and no object per packet; the application's
+ * strings die young. Frames shared with other sessions (a broadcast's) and large ones are not copied: the
+ * transport hands them to the socket as they are, after the chunk being filled.
+ */
+import type { Socket as NetSocket } from "node:net";
+
+/** Bytes of one chunk: small enough that a briefly lagging session costs little, large enough to batch. */
+export const SPILL_CHUNK_BYTES = 16 * 1024;
+/** Frames at least this long are not copied: they are off-heap already, and one object for that many bytes is cheap. */
+export const SPILL_COPY_MAX = 4 * 1024;
+
+type WriteDone = (err?: Error | null) => void;
+
+export class Spill {
+  private chunk: Buffer | null = null;
+  private used = 0;
+  /** Completions of the frames that end in the current chunk. */
+  private done: WriteDone[] | null = null;
+
+  /** Bytes waiting in the current chunk (the socket counts the chunks it was handed). */
+  get length(): number {
+    return this.used;
+  }
+
+  /** Copies a frame in; `done` runs once the chunk holding its last byte is written. */
+  append(raw: NetSocket, frame: Buffer, done?: WriteDone): void {
+    let offset = 0;
+    while (offset < frame.length) {
+      const chunk = (this.chunk ??= Buffer.allocUnsafeSlow(SPILL_CHUNK_BYTES));
+      const n = frame.copy(chunk, this.used, offset);
+      this.used += n;
+      offset += n;
+      if (this.used === SPILL_CHUNK_BYTES) this.writeTo(raw);
+    }
+    if (done !== undefined) (this.done ??= []).push(done);
+  }
+
+  /**
+   * Hands what the current chunk holds to the socket: a full chunk as it is, a partial one as an exact copy (the
+   * chunk stays for the next frames, until `release`).
+   */
+  writeTo(raw: NetSocket): void {
+    const chunk = this.chunk;
+    if (chunk === null || this.used === 0) return;
+    const done = this.done;
+    let bytes = chunk;
+    if (this.used === SPILL_CHUNK_BYTES) {
+      this.chunk = null;
+    } else {
+      bytes = Buffer.allocUnsafeSlow(this.used);
+      chunk.copy(bytes, 0, 0, this.used);
+    }
+    this.used = 0;
+    this.done = null;
+    if (done === null) raw.write(bytes);
+    else raw.write(bytes, (err) => runAll(done, err));
+  }
+
+  /** Writes what is held and drops the chunk: the peer caught up. */
+  release(raw: NetSocket): void {
+    this.writeTo(raw);
+    this.chunk = null;
+  }
+
+  /** Drops what is held (the connection is gone or being terminated). */
+  clear(): void {
+    this.chunk = null;
+    this.used = 0;
+    this.done = null;
+  }
+}
+
+function runAll(done: readonly WriteDone[], err?: Error | null): void {
+  for (let i = 0; i < done.length; i++) (done[i] as WriteDone)(err);
+}
