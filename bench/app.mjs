@@ -63,8 +63,13 @@ const clusterKey = argValue("--key", "switchyard-bench");
 
 async function redisAdapter() {
   if (!adapterMode) return null;
+  // another build (an absolute path, --baseline/--candidate) brings its own adapter
   const lib = require(
-    impl === "socket.io" ? "@socket.io/redis-adapter" : "switchyard/redis-adapter",
+    impl === "socket.io"
+      ? "@socket.io/redis-adapter"
+      : path.isAbsolute(impl)
+        ? path.join(impl, "dist/adapters/redis/index.js")
+        : "switchyard/redis-adapter",
   );
   const { createClient } = require("redis");
   const pub = createClient({ url: redisUrl });

@@ -247,6 +247,14 @@ export abstract class MultiNodeAdapter extends Adapter {
     }
   }
 
+  /**
+   * Whether any answer could still be taken: a pending request or the handlers of a broadcast with acks. When
+   * none, an answer heard on a channel shared by every node is someone else's and need not be decoded.
+   */
+  protected awaitsAnswers(): boolean {
+    return this.requests.size > 0 || this.ackRequests.size > 0;
+  }
+
   /** Whether `requestId` is one of this node's pending requests (a node does not answer its own). */
   protected isPendingRequest(requestId: string): boolean {
     return this.requests.has(requestId);

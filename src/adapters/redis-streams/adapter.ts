@@ -32,6 +32,7 @@ import {
   isRecord,
   roomList,
   wirePacket,
+  withTimeout,
   type ClusterAdapterOptions,
   type ClusterMessage,
 } from "../../adapter/cluster";
@@ -113,8 +114,15 @@ export function streamsToRead(streamName: string, streamCount: number): string[]
 }
 
 const OFFSET = /^[0-9]+-[0-9]+$/;
-/** How long a broadcast's local delivery waits for its offset (the XADD's answer) before going without it. */
-const OFFSET_WAIT_MS = 2000;
+/**
+ * How long a step that a client or the application waits on waits for Redis's answer (a Redis client holds its
+ * commands while it reconnects: node-redis's offline queue; ioredis's until `maxRetriesPerRequest`), then goes on
+ * without it and reports the error on the `error` event: a broadcast is delivered locally without its offset, a
+ * reconnecting client connects afresh (`socket.recovered === false`), `close()` stops waiting for its
+ * unsubscriptions. It is also the margin the stream reader's watchdog adds to XREAD's BLOCK time. socket.io has no
+ * option for it.
+ */
+export const REDIS_ANSWER_DEADLINE_MS = 2000;
 const RESTORE_PAGE = 1000;
 /** Kinds of messages that may carry binary (and so go to the stream as base64 msgpack). */
 const MAY_CARRY_BINARY: ReadonlySet<number> = new Set([
@@ -136,6 +144,19 @@ function isEphemeral(message: ClusterMessage): boolean {
 function nextOffset(offset: string): string {
   const dash = offset.indexOf("-");
   return `${offset.slice(0, dash)}-${BigInt(offset.slice(dash + 1)) + 1n}`;
+}
+
+const NO_ANSWER = Symbol("no answer");
+
+/** What `promise` gives, or NO_ANSWER once `ms` have passed (a later rejection is then ignored). */
+function answerWithin<T>(promise: Promise<T>, ms: number): Promise<T | typeof NO_ANSWER> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<typeof NO_ANSWER>((resolve) => {
+    timer = setTimeout(() => resolve(NO_ANSWER), ms);
+    timer.unref?.();
+  });
+  promise.catch(() => {});
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 const sleep = (ms: number) =>
@@ -198,15 +219,41 @@ class StreamsHub {
     }
     if (this.stopped) return;
     debug("reading %s from %o", streams, Object.fromEntries(this.lastIds));
-    const reader = await duplicate(this.client, () => {});
-    if (this.stopped) return disconnect(reader);
-    this.reader = reader;
-    void this.poll(reader);
+    const reader = await this.connectReader();
+    if (reader) void this.poll(reader);
   }
 
-  private async poll(reader: RedisClient): Promise<void> {
+  /** A new reading connection, closed by stop() even while it connects; undefined once stopped. */
+  private async connectReader(): Promise<RedisClient | undefined> {
+    const reader = await duplicate(
+      this.client,
+      () => {},
+      (copy) => (this.reader = copy),
+    );
+    if (!this.stopped) return reader;
+    disconnect(reader);
+    return undefined;
+  }
+
+  /**
+   * The reading loop. Watchdog: an XREAD answers within its BLOCK time, so one that has not answered
+   * REDIS_ANSWER_DEADLINE_MS after that is taken for a connection that died without noticing (or a Redis that
+   * stopped answering): it is reported, the connection is dropped and a new one reads on from the same ids.
+   */
+  private async poll(first: RedisClient): Promise<void> {
+    let reader: RedisClient | undefined = first;
     let failures = 0;
+    const watchdog = this.opts.blockTimeInMs + REDIS_ANSWER_DEADLINE_MS;
     while (!this.stopped) {
+      if (!reader) {
+        try {
+          reader = await this.connectReader();
+        } catch (err) {
+          this.reportError(err);
+          await sleep(1000);
+        }
+        continue;
+      }
       const streams = [...this.lastIds.keys()];
       const args = [
         "XREAD",
@@ -220,8 +267,7 @@ class StreamsHub {
       ];
       let reply: unknown;
       try {
-        reply = await command(reader, args);
-        failures = 0;
+        reply = await answerWithin(command(reader, args), watchdog);
       } catch (err) {
         if (this.stopped) return;
         // Redis down or restarting: report, then retry with a growing pause (the ids read so far are kept)
@@ -229,6 +275,16 @@ class StreamsHub {
         await sleep(Math.min(1000, 50 * 2 ** failures));
         continue;
       }
+      if (reply === NO_ANSWER) {
+        if (this.stopped) return;
+        this.reportError(
+          new Error(`no answer from Redis to XREAD in ${watchdog} ms: reading on a new connection`),
+        );
+        disconnect(reader);
+        reader = undefined;
+        continue;
+      }
+      failures = 0;
       for (const [stream, entries] of parseRead(reply)) {
         if (debug.enabled)
           debug(
@@ -404,12 +460,15 @@ export class RedisStreamsAdapter extends ClusterAdapter {
     const transport = this.transport;
     if (transport) {
       const channels = [this.publicChannel, this.privateChannel];
-      const done = await Promise.allSettled(
+      const unsubscribed = Promise.all(
         this.opts.useShardedPubSub
           ? channels.map((c) => transport.sunsubscribe(c))
           : [transport.unsubscribe(channels)],
       );
-      for (const result of done) if (result.status === "rejected") this.reportError(result.reason);
+      // bounded: "closed" stops the shared connections once the last adapter is closed, Redis up or not
+      await withTimeout(unsubscribed, REDIS_ANSWER_DEADLINE_MS, "unsubscribing").catch(
+        (err: unknown) => this.reportError(err),
+      );
       transport.detach();
     }
     this.emit("closed");
@@ -501,7 +560,7 @@ export class RedisStreamsAdapter extends ClusterAdapter {
 
   /**
    * Appends to the stream first, then delivers locally with the entry id as the offset (so every node sends
-   * the same offset). If Redis fails, or has not answered within OFFSET_WAIT_MS (a client holds its commands
+   * the same offset). If Redis fails, or has not answered within REDIS_ANSWER_DEADLINE_MS (a client holds its commands
    * while reconnecting: node-redis's offline queue), the local delivery happens without an offset and the error
    * goes to the `error` event; an entry that Redis takes later still reaches the other nodes.
    */
@@ -533,11 +592,11 @@ export class RedisStreamsAdapter extends ClusterAdapter {
       const timer = setTimeout(() => {
         this.reportError(
           new Error(
-            `no answer from Redis to XADD in ${OFFSET_WAIT_MS} ms: delivered without an offset`,
+            `no answer from Redis to XADD in ${REDIS_ANSWER_DEADLINE_MS} ms: delivered without an offset`,
           ),
         );
         deliver(undefined);
-      }, OFFSET_WAIT_MS);
+      }, REDIS_ANSWER_DEADLINE_MS);
       sent.then(deliver, (err: unknown) => {
         this.reportError(err);
         deliver(undefined);
@@ -624,8 +683,33 @@ export class RedisStreamsAdapter extends ClusterAdapter {
     );
   }
 
+  /**
+   * The session `pid` and the packets it missed since `offset`, or null (unknown, expired, offset too old).
+   * Within REDIS_ANSWER_DEADLINE_MS: a Redis that does not answer in time, or fails, gives null (reported).
+   */
   override async restoreSession(pid: string, offset: string): Promise<Session | null> {
     if (!OFFSET.test(offset)) return null;
+    let given = false;
+    try {
+      return await withTimeout(
+        this.lookUpSession(pid, offset, () => given),
+        REDIS_ANSWER_DEADLINE_MS,
+        `restoring session ${pid} from Redis`,
+      );
+    } catch (err) {
+      this.reportError(err);
+      return null;
+    } finally {
+      given = true;
+    }
+  }
+
+  /** `givenUp()` turns true once the caller stopped waiting: the remaining pages are not asked for. */
+  private async lookUpSession(
+    pid: string,
+    offset: string,
+    givenUp: () => boolean,
+  ): Promise<Session | null> {
     const key = this.opts.sessionKeyPrefix + pid;
     const [raw, at] = await Promise.all([
       getAndDelete(this.client, key),
@@ -638,6 +722,7 @@ export class RedisStreamsAdapter extends ClusterAdapter {
     const missedPackets: unknown[][] = [];
     let from = nextOffset(offset);
     for (;;) {
+      if (givenUp()) return null;
       const page = parseEntries(
         await command(this.client, [
           "XRANGE",

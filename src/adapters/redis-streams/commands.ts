@@ -90,14 +90,16 @@ export function parseRead(raw: unknown): Array<[string, StreamEntry[]]> {
 
 /**
  * A new connection with the same options (`duplicate()`), connected; its errors go to `onError` (a client
- * without an error listener would throw them).
+ * without an error listener would throw them). `created` gets it before it connects (to close it meanwhile).
  */
 export async function duplicate(
   client: RedisClient,
   onError: (err: unknown) => void,
+  created?: (copy: RedisClient) => void,
 ): Promise<RedisClient> {
   const copy = (client as Closable).duplicate();
   copy.on("error", onError);
+  created?.(copy);
   if (isNodeRedis(copy)) await copy.connect?.();
   // ioredis connects by itself, unless created with lazyConnect
   else if ((copy as { options?: { lazyConnect?: boolean } }).options?.lazyConnect)

@@ -7,7 +7,14 @@
  *   const client = createClient({ url }); await client.connect();
  *   const io = new Server({ adapter: createAdapter(client), connectionStateRecovery: {} });
  */
-export { createAdapter, RedisStreamsAdapter, hashCode, streamFor, streamsToRead } from "./adapter";
+export {
+  createAdapter,
+  RedisStreamsAdapter,
+  REDIS_ANSWER_DEADLINE_MS,
+  hashCode,
+  streamFor,
+  streamsToRead,
+} from "./adapter";
 export type { RedisStreamsAdapterOptions } from "./adapter";
 export type { RedisClient } from "../redis/client";
 export { MessageType, RequestTimeoutError } from "../../adapter/cluster";

@@ -384,6 +384,9 @@ export class RedisAdapter extends MultiNodeAdapter {
   }
 
   private onResponse(message: Buffer): void {
+    // by default every node answers on the shared response channel, so every node hears every answer (a
+    // fetchSockets answer holds each socket's handshake and data): decode only those that may be ours
+    if (!this.awaitsAnswers()) return;
     const response = this.decodeRequest(message);
     if (!response) return;
     const requestId = response.requestId;
