@@ -166,8 +166,9 @@ export class TransportTraffic {
  */
 export class Traffic {
   private readonly byTransport = new Map<string, TransportTraffic>();
-  private lastName = "";
-  private last: TransportTraffic | undefined = undefined;
+  /** The transport of the last `of` and its counts (read directly by `EngineTraffic.countOut`'s fast path). */
+  lastName = "";
+  last: TransportTraffic | undefined = undefined;
   /** The prepared message of the last broadcast written, and its bytes. */
   lastPrepared: object | undefined = undefined;
   lastPreparedBytes = 0;
@@ -216,8 +217,15 @@ export class Traffic {
 
 /**
  * The engine's traffic counter (set as `_trafficCounter` on the engine server): one call per packet received
- * and per write, no allocation. A write is almost always one message packet, the case written out first; a
- * broadcast's targets find its size in `lastPrepared`, so each costs a few field updates.
+ * and per write, no allocation.
+ *
+ * `countOut` is called from the engine socket's `flush`, which the JIT compiles together with the transport's
+ * write path (inlined) as long as the inlining budget of that path lasts. A counter with its lookups and
+ * byte measurement inlined there used up that budget: the transport's `send` and the socket's own calls were
+ * then made out of line, with generic (megamorphic) property lookups, a few hundred instructions per target of
+ * a fan-out. So `countOut` is kept small: a broadcast's further targets (one message packet of the last
+ * prepared message on the last transport) cost two field increments; everything else goes to `countOutEach`,
+ * which a fan-out does not call after its first target and so is not inlined into `flush`.
  */
 export class EngineTraffic implements EngineTrafficCounter {
   readonly received = new Traffic();
@@ -232,16 +240,28 @@ export class EngineTraffic implements EngineTrafficCounter {
 
   countOut(transport: string, packets: readonly EnginePacket[]): void {
     const sent = this.sent;
+    if (packets.length === 1 && transport === sent.lastName) {
+      const packet = packets[0] as EnginePacket;
+      const prepared = packet.prepared;
+      if (prepared !== undefined && prepared === sent.lastPrepared && packet.type === "message") {
+        const traffic = sent.last as TransportTraffic;
+        traffic.message++;
+        traffic.bytes += sent.lastPreparedBytes;
+        return;
+      }
+    }
+    this.countOutEach(transport, packets);
+  }
+
+  /** Any write but a broadcast's further targets: each packet counted, a new prepared message measured. */
+  private countOutEach(transport: string, packets: readonly EnginePacket[]): void {
+    const sent = this.sent;
     const traffic = sent.of(transport);
     for (let i = 0; i < packets.length; i++) {
       const packet = packets[i] as EnginePacket;
       if (packet.type === "message") traffic.message++;
       else traffic.add(packet.type);
-      const prepared = packet.prepared;
-      traffic.bytes +=
-        prepared !== undefined && prepared === sent.lastPrepared
-          ? sent.lastPreparedBytes
-          : sent.sentBytes(packet);
+      traffic.bytes += sent.sentBytes(packet);
     }
   }
 }
