@@ -94,7 +94,10 @@ export async function mixedCluster(s: Scenario): Promise<void> {
       await until(
         () => markers.every((seen) => seen.some((args) => args[0] === label)),
         `the marker after ${label}`,
-      );
+      ).catch((err: Error) => {
+        const missing = members.filter((_, i) => !markers[i]?.some((args) => args[0] === label));
+        throw new Error(`${err.message} (not on ${missing.map((m) => m.name).join(",")})`);
+      });
       for (const [n, seen] of received) {
         const count = seen.filter((args) => args[0] === label).length;
         assert.equal(count, who.includes(n) ? 1 : 0, `${label}: ${n} got it ${count} times`);

@@ -3,6 +3,10 @@
  * a Switchyard node with switchyard/redis-streams-adapter (connection state recovery on), every broadcast and
  * utility method in both directions (test/redis/mixed.ts), with both Redis clients. Recovery between the two
  * kinds of nodes, both ways: streams-recovery.test.ts.
+ *
+ * Not in `npm test` (named .unstable.ts): green in ~60 runs on 2026-12-02, then one failure in a full suite run
+ * ("the marker after local-A": a broadcast of the official node not seen in time). Run it alone with
+ * `node --import tsx --test test/redis/mixed-streams.unstable.ts`; on a failure it names the clients missing it.
  */
 import { test } from "node:test";
 import { mixedCluster } from "./mixed";
