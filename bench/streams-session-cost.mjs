@@ -8,11 +8,11 @@
 // are exact counts, whatever the machine's load. Redis's own time per command comes from INFO commandstats.
 // Times measured in this process (round trip of an awaited save, CPU per save) depend on the machine's load;
 // they are printed as the median and range over --reps repetitions.
-import { spawn } from "node:child_process";
 import { once } from "node:events";
 import http from "node:http";
 import { createRequire } from "node:module";
 import net from "node:net";
+import { startPrivateRedis } from "./cluster-redis.mjs";
 
 const require = createRequire(import.meta.url);
 const { Server } = require("../dist/index.js");
@@ -28,35 +28,6 @@ const kind = argValue("--client", "redis");
 const REPS = Number(argValue("--reps", "3"));
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function freePort() {
-  const srv = net.createServer().listen(0, "127.0.0.1");
-  await once(srv, "listening");
-  const { port } = srv.address();
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
-
-async function startRedis() {
-  const port = await freePort();
-  const child = spawn(
-    "redis-server",
-    ["--port", String(port), "--save", "", "--appendonly", "no"],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  let out = "";
-  await new Promise((resolve, reject) => {
-    child.stdout.on("data", (chunk) => {
-      out += chunk;
-      if (out.includes("Ready to accept connections")) resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
-  });
-  child.stdout.resume();
-  return { port, child };
-}
 
 /**
  * Counts what goes through: bytes each way, and the commands (RESP arrays) sent to Redis, by name. It runs in
@@ -290,7 +261,7 @@ if (process.argv.includes("--proxy")) {
 }
 
 async function main() {
-  const redis = await startRedis();
+  const redis = await startPrivateRedis();
   const admin = await redisClient(redis.port);
   try {
     const results = { off: [], on: [] };
@@ -352,6 +323,6 @@ async function main() {
       );
   } finally {
     await admin.quit().catch(() => {});
-    redis.child.kill("SIGKILL");
+    await redis.stop();
   }
 }
