@@ -1,6 +1,6 @@
 // A stalled reader's cost (docs/limits.md):
-//   node --expose-gc bench/stalled-reader.mjs [maxSendBufferBytes] [--reading] [--broadcast]
-// Emits 50 MB (1 kB messages, 512 per event-loop turn) to one WebSocket client, in a child process, that stopped
+//   node --expose-gc bench/stalled-reader.mjs [maxSendBufferBytes] [--reading] [--broadcast] [--size BYTES]
+// Emits 50 MB (1 kB messages unless --size, 512 per event-loop turn) to one WebSocket client, in a child process, that stopped
 // reading (or, with --reading, that reads: the control, showing what the emitting alone costs). Prints the server
 // process's memory before, at the peak and after the client is gone, split into V8 heap (young and old
 // generations) and memory outside the heap (Buffers), next to what the session counted as buffered. --broadcast
@@ -13,7 +13,11 @@ import { Server } from "../dist/index.js";
 const args = process.argv.slice(2);
 const reading = args.includes("--reading");
 const broadcast = args.includes("--broadcast");
-const max = Number(args.find((a) => !a.startsWith("--")) ?? 32 * 1024 * 1024);
+const sizeAt = args.indexOf("--size");
+const size = sizeAt === -1 ? 1024 : Number(args[sizeAt + 1]);
+const max = Number(
+  args.find((a, i) => !a.startsWith("--") && i !== sizeAt + 1) ?? 32 * 1024 * 1024,
+);
 const mb = (n) => (n / 1048576).toFixed(1);
 const space = (name) => v8.getHeapSpaceStatistics().find((s) => s.space_name === name).space_size;
 const snapshot = () => ({
@@ -51,8 +55,8 @@ const peak = { ...before };
 let buffered = 0;
 let reason = "still connected";
 socket.on("disconnect", (r) => (reason = r));
-const payload = "p".repeat(1024);
-for (let sent = 0; sent < 50 * 1024 && socket.connected; sent += 512) {
+const payload = "p".repeat(size);
+for (let sent = 0; sent < (50 * 1024 * 1024) / size && socket.connected; sent += 512) {
   for (let i = 0; i < 512; i++) {
     if (broadcast) io.emit("data", payload);
     else socket.emit("data", payload);
@@ -68,7 +72,7 @@ const line = (label, m) =>
   `outside the heap ${growth(m, "external")})`;
 console.log(
   `maxSendBufferBytes ${mb(max)} MB, ${reading ? "reading" : "stalled"} client` +
-    `${broadcast ? " (broadcasts)" : ""}: ${reason}; ` +
+    `${broadcast ? " (broadcasts)" : ""}, ${size} B messages: ${reason}; ` +
     `largest bufferedAmount ${mb(buffered)} MB`,
 );
 console.log(line("peak", peak));

@@ -10,6 +10,14 @@ const MAX_COPY = 16 * 1024;
 /** A complete frame: one buffer, or [header, payload] (engine.io's `wsPreEncodedFrame` has this shape too). */
 export type Frame = Buffer | readonly Buffer[];
 
+/** A frame's bytes on the wire. */
+export function frameLength(frame: Frame): number {
+  if (Buffer.isBuffer(frame)) return frame.length;
+  let length = 0;
+  for (let i = 0; i < frame.length; i++) length += (frame[i] as Buffer).length;
+  return length;
+}
+
 const OP_TEXT = 0x81; // FIN + text
 const OP_BINARY = 0x82; // FIN + binary
 

@@ -102,7 +102,7 @@ test("emit() false, volatile packets dropped, then 'drain' once the reader catch
   }
 });
 
-test("a lagging reader's frames are kept off-heap and reach it whole and in order once it reads again", async () => {
+test("a lagging reader's frames, its own and broadcasts', are kept off-heap and reach it whole and in order once it reads again", async () => {
   const run = await start({ sendBufferHighWaterMark: 64 * 1024 });
   try {
     const connected = next<[Socket]>(run.io, "connection");
@@ -116,7 +116,9 @@ test("a lagging reader's frames are kept off-heap and reach it whole and in orde
     let acked = 0;
     let maxBuffered = 0;
     for (let i = 0; i < count; i++) {
-      socket.emit("n", i, "z".repeat(sizeOf(i)));
+      // every third one a broadcast: its frame is shared, and copied like the socket's own while it lags
+      if (i % 3 === 0) run.io.emit("n", i, "z".repeat(sizeOf(i)));
+      else socket.emit("n", i, "z".repeat(sizeOf(i)));
       if (i % 100 === 0) {
         maxBuffered = Math.max(maxBuffered, socket.conn.bufferedAmount);
         // the session queues no packets of its own: the transport holds their bytes

@@ -7,14 +7,17 @@
  * built for this session alone are copied into fixed-size chunks allocated outside the heap (a frame may be split
  * across two chunks, as TCP allows), and each full chunk is handed to the socket, which holds it until the peer
  * reads. A lagging session thus costs its bytes plus one chunk, and no object per packet; the application's
- * strings die young. Frames shared with other sessions (a broadcast's) and large ones are not copied: the
- * transport hands them to the socket as they are, after the chunk being filled.
+ * strings die young. A broadcast's frame, shared by all its targets, is copied too: handing it to the socket
+ * would keep a queue entry on the heap per frame and target, several times a small frame's own bytes, so that a
+ * stalled reader of small broadcasts held far more than its bound. Large frames are not copied: the transport
+ * hands them to the socket as they are, after the chunk being filled.
  */
 import type { Socket as NetSocket } from "node:net";
+import type { Frame } from "../frame";
 
 /** Bytes of one chunk: small enough that a briefly lagging session costs little, large enough to batch. */
 export const SPILL_CHUNK_BYTES = 16 * 1024;
-/** Frames at least this long are not copied: they are off-heap already, and one object for that many bytes is cheap. */
+/** Frames at least this long are not copied: they are off-heap already, and one queue entry for that many bytes is cheap. */
 export const SPILL_COPY_MAX = 4 * 1024;
 
 type WriteDone = (err?: Error | null) => void;
@@ -31,7 +34,13 @@ export class Spill {
   }
 
   /** Copies a frame in; `done` runs once the chunk holding its last byte is written. */
-  append(raw: NetSocket, frame: Buffer, done?: WriteDone): void {
+  append(raw: NetSocket, frame: Frame, done?: WriteDone): void {
+    if (Buffer.isBuffer(frame)) this.copy(raw, frame);
+    else for (let i = 0; i < frame.length; i++) this.copy(raw, frame[i] as Buffer);
+    if (done !== undefined) (this.done ??= []).push(done);
+  }
+
+  private copy(raw: NetSocket, frame: Buffer): void {
     let offset = 0;
     while (offset < frame.length) {
       const chunk = (this.chunk ??= allocateChunk());
@@ -40,7 +49,6 @@ export class Spill {
       offset += n;
       if (this.used === SPILL_CHUNK_BYTES) this.writeTo(raw);
     }
-    if (done !== undefined) (this.done ??= []).push(done);
   }
 
   /**

@@ -16,6 +16,7 @@ import type { Duplex } from "node:stream";
 import type { WebSocket as WsSocket } from "ws";
 import createDebug from "debug";
 import { TransportErrorMessages } from "../errors";
+import { frameLength } from "../frame";
 import type { Packet } from "../packet";
 import type { EngineProtocol } from "../protocol";
 import { linkWebSocket, writeFrame } from "../ws-internals";
@@ -201,18 +202,12 @@ export class WebSocketTransport extends Transport {
       return;
     }
     const prepared = packet.prepared;
-    const shared =
-      prepared !== undefined
+    // a broadcast's frame is built once for all its targets; a lagging target copies it like its own frames
+    const frame =
+      (prepared !== undefined
         ? prepared.wsFrameFor(this.protocol)
-        : packet.options?.wsPreEncodedFrame;
-    if (shared !== undefined) {
-      // a broadcast's frame, referenced by every target: never copied
-      if (this.spilling) this.spill.writeTo(raw);
-      writeFrame(raw, shared, done);
-      return;
-    }
-    const frame = this.protocol.frame(packet);
-    if (this.spilling && Buffer.isBuffer(frame) && frame.length < SPILL_COPY_MAX) {
+        : packet.options?.wsPreEncodedFrame) ?? this.protocol.frame(packet);
+    if (this.spilling && frameLength(frame) < SPILL_COPY_MAX) {
       this.spill.append(raw, frame, done);
       return;
     }
