@@ -268,7 +268,7 @@ class StreamsHub {
     disconnect(sub);
     this.pinging = true; // no PING until the new connection is there
     try {
-      for (;;) {
+      while (!this.stopped) {
         this.sub = this.connectSub();
         try {
           await this.sub;
