@@ -1,6 +1,6 @@
 /**
  * The streams adapter while Redis does not answer, beyond the bounded waits of redis-down.test.ts:
- * - session saves: while Redis is stopped, joins and leaves keep at most one save per session waiting in the
+ * - session saves: while Redis is stopped (or paused), joins and leaves keep at most one save per session waiting in the
  *   adapter (and at most SESSION_WRITES_IN_FLIGHT in the Redis client), past `maxPendingSessionSaves` the oldest
  *   are dropped and reported once; once Redis is back the latest state of each session is written, without
  *   replaying the outage's history;
@@ -226,6 +226,46 @@ for (const kind of ["redis", "ioredis"] as const) {
       );
       const rooms = await Promise.all(keys.map((k) => storedRooms(redis, k)));
       assert.ok(rooms.every((r, i) => r?.includes(`final-${i}`) === true));
+      assert.deepEqual(unhandled.seen, [], "no unhandled rejection");
+    } finally {
+      unhandled.stop();
+      await run.close();
+      disconnect(client);
+      await redis.stop();
+    }
+  });
+}
+
+for (const kind of ["redis", "ioredis"] as const) {
+  test(`streams adapter (${kind}): session saves while Redis is paused (connections open, nothing answered) stay bounded and resume`, async (t: TestContext) => {
+    const redis = await startPrivateRedis();
+    const unhandled = trackUnhandled();
+    const key = uniqueKey(`saves-paused-${kind}`);
+    const client = await redisClient(kind, redis.url);
+    const run = await nodeWithRooms(client, options(key));
+    try {
+      const sockets = await connectAll(run, SOCKETS);
+      const keys = sockets.map((s) => `${key}-sess:${pidOf(s) ?? "?"}`);
+      await until(
+        async () => (await redis.cli("EXISTS", ...keys)) === String(SOCKETS),
+        "every session saved",
+      );
+      const setsBefore = await calls(redis, "set");
+      // the commands already sent wait unanswered: what node-redis / ioredis hold then is the adapter's doing
+      await redis.cli("CLIENT", "PAUSE", "3000", "ALL");
+      const most = await churn(run, sockets);
+      assert.ok(most <= SOCKETS, `at most one waiting save per session (${most})`);
+      await until(
+        async () => {
+          const rooms = await Promise.all(keys.map((k) => storedRooms(redis, k)));
+          return rooms.every((r, i) => r?.includes(`final-${i}`) === true);
+        },
+        "every session's latest state in Redis after the pause",
+        20000,
+      );
+      const sets = (await calls(redis, "set")) - setsBefore;
+      t.diagnostic(`SETs for ${SOCKETS * (2 * ROUNDS + 1)} saves during the pause: ${sets}`);
+      assert.ok(sets <= SESSION_WRITES_IN_FLIGHT + SOCKETS, `bounded (${sets})`);
       assert.deepEqual(unhandled.seen, [], "no unhandled rejection");
     } finally {
       unhandled.stop();
