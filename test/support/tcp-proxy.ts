@@ -1,7 +1,8 @@
 /**
  * A TCP proxy in front of a server, for tests of connections that die without noticing: `blackHole()` makes the
  * connections open at that moment stop carrying bytes either way while their sockets stay open (as behind a
- * crashed NAT or a frozen peer), and connections opened afterwards work normally.
+ * crashed NAT or a frozen peer), and connections opened afterwards work normally. `blackHole("subscribers")` does
+ * that only to the connections that sent a (S|P)SUBSCRIBE (a Redis client's pub/sub connection).
  */
 import { createServer, connect, type AddressInfo, type Server, type Socket } from "node:net";
 
@@ -9,19 +10,27 @@ export interface TcpProxy {
   readonly port: number;
   /** `redis://127.0.0.1:<port>` */
   readonly url: string;
-  /** The connections open now carry nothing more (both directions); returns how many there were. */
-  blackHole(): number;
+  /**
+   * The connections open now carry nothing more (both directions); returns how many there were.
+   * "subscribers": only those that sent a SUBSCRIBE, SSUBSCRIBE or PSUBSCRIBE command.
+   */
+  blackHole(which?: "all" | "subscribers"): number;
   close(): Promise<void>;
 }
 
 /** Starts a proxy on a free port forwarding to 127.0.0.1:`targetPort`. */
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
-  const pairs = new Set<{ client: Socket; upstream: Socket; open: boolean }>();
+  const pairs = new Set<{ client: Socket; upstream: Socket; open: boolean; subscriber: boolean }>();
   const server: Server = createServer((client) => {
     const upstream = connect(targetPort, "127.0.0.1");
-    const pair = { client, upstream, open: true };
+    const pair = { client, upstream, open: true, subscriber: false };
     pairs.add(pair);
-    client.on("data", (chunk) => pair.open && upstream.write(chunk));
+    client.on("data", (chunk: Buffer) => {
+      // the command name as a RESP bulk string (node-redis sends it upper case, ioredis lower case)
+      if (!pair.subscriber && /\r\n[SP]?SUBSCRIBE\r\n/i.test(chunk.toString("latin1")))
+        pair.subscriber = true;
+      if (pair.open) upstream.write(chunk);
+    });
     upstream.on("data", (chunk) => pair.open && client.write(chunk));
     const end = () => {
       pairs.delete(pair);
@@ -36,9 +45,10 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
-    blackHole() {
+    blackHole(which = "all") {
       let n = 0;
       for (const pair of pairs) {
+        if (which === "subscribers" && !pair.subscriber) continue;
         if (pair.open) n++;
         pair.open = false;
       }

@@ -11,7 +11,9 @@
  * Beyond the official adapter: the sessions of connected sockets are saved while they are connected (on
  * connect, on each join / leave, every `sessionSaveInterval` and on demand), so a client whose node died
  * recovers on another node; and with `streamCount` > 1 the streams the official naming writes to but never
- * reads (`<streamName>--<k>`, namespaces with a negative hash) are read as well.
+ * reads (`<streamName>--<k>`, namespaces with a negative hash) are read as well. While Redis does not answer,
+ * every wait is bounded (REDIS_ANSWER_DEADLINE_MS), session saves wait at most one per session (session-writer.ts),
+ * and the reading and pub/sub connections have watchdogs that replace a connection gone silent.
  */
 import createDebug from "debug";
 import * as notepack from "notepack.io";
@@ -45,10 +47,12 @@ import {
   disconnect,
   duplicate,
   getAndDelete,
+  isReady,
   parseEntries,
   parseRead,
   type StreamEntry,
 } from "./commands";
+import { SessionWriter } from "./session-writer";
 
 const debug = createDebug("switchyard:redis-streams");
 
@@ -85,6 +89,17 @@ export interface RedisStreamsAdapterOptions extends ClusterAdapterOptions {
    * Default half of `maxDisconnectionDuration`.
    */
   sessionSaveInterval?: number;
+  /**
+   * At most this many sessions wait to be saved (or deleted) while Redis does not answer; past it the oldest
+   * waiting save is dropped, reported once on the `error` event. Default 10000.
+   */
+  maxPendingSessionSaves?: number;
+  /**
+   * How often the pub/sub connection is checked with a PING, in ms; one unanswered within
+   * REDIS_ANSWER_DEADLINE_MS is replaced by a new connection that subscribes again. 0 turns the check off.
+   * Default 5000.
+   */
+  subscriberPingInterval?: number;
 }
 
 type ResolvedOptions = Required<Omit<RedisStreamsAdapterOptions, "sessionSaveInterval">> & {
@@ -166,14 +181,20 @@ const sleep = (ms: number) =>
   });
 
 /**
- * What the adapters of one `createAdapter` call share: the client, one connection for pub/sub, and one
- * connection reading every stream in a single blocking XREAD.
+ * What the adapters of one `createAdapter` call share: the client, one connection for pub/sub, one connection
+ * reading every stream in a single blocking XREAD, and the queue of session writes.
  */
 class StreamsHub {
   readonly adapters = new Map<string, RedisStreamsAdapter>();
-  readonly sub: Promise<RedisClient>;
+  /** The pub/sub connection, connected (a new promise when it is replaced). */
+  sub: Promise<RedisClient>;
   /** The pub/sub connection once connected (adapters created later subscribe without waiting a turn). */
   subClient?: RedisClient;
+  /** A pub/sub connection being created (closed by stop() even while it connects). */
+  private subConnecting?: RedisClient;
+  private pingTimer?: NodeJS.Timeout;
+  private pinging = false;
+  readonly sessions: SessionWriter;
   private reader?: RedisClient;
   private readonly lastIds = new Map<string, string>();
   private readonly started: Promise<void>;
@@ -183,10 +204,15 @@ class StreamsHub {
     readonly client: RedisClient,
     readonly opts: ResolvedOptions,
   ) {
-    this.sub = duplicate(client, (err) => this.reportError(err)).then(
-      (sub) => (this.subClient = sub),
+    this.sessions = new SessionWriter(client, opts.maxPendingSessionSaves, (err) =>
+      this.reportError(err),
     );
+    this.sub = this.connectSub();
     this.sub.catch((err: unknown) => this.reportError(err));
+    if (opts.subscriberPingInterval > 0) {
+      this.pingTimer = setInterval(() => void this.pingSub(), opts.subscriberPingInterval);
+      this.pingTimer.unref?.();
+    }
     // the streams' tails are asked for now, with the first namespace: whatever is appended after this (from
     // a node that has not heard of this one yet) is read, even before the reading connection is up
     this.started = this.run().catch((err: unknown) => this.reportError(err));
@@ -194,6 +220,71 @@ class StreamsHub {
 
   reportError(err: unknown): void {
     for (const adapter of this.adapters.values()) adapter.reportHubError(err);
+  }
+
+  private async connectSub(): Promise<RedisClient> {
+    const sub = await duplicate(
+      this.client,
+      (err) => this.reportError(err),
+      (copy) => (this.subConnecting = copy),
+    );
+    this.subConnecting = undefined;
+    if (this.stopped) {
+      disconnect(sub);
+      throw new Error("the adapter is closed");
+    }
+    this.subClient = sub;
+    return sub;
+  }
+
+  /**
+   * The pub/sub connection's watchdog: one PING per `subscriberPingInterval`, which Redis answers on a subscribed
+   * connection too (node-redis 5 and ioredis allow PING there). Unanswered within REDIS_ANSWER_DEADLINE_MS, the
+   * connection is taken for dead without either end noticing (or Redis for stalled): it is reported, closed, and
+   * a new one subscribes every namespace's channels again. A connection that its client knows to be down is not
+   * pinged: the client reconnects and subscribes again by itself (and a PING would wait in its offline queue).
+   */
+  private async pingSub(): Promise<void> {
+    const sub = this.subClient;
+    if (this.pinging || this.stopped || !sub || !isReady(sub)) return;
+    this.pinging = true;
+    let answer: unknown;
+    try {
+      answer = await answerWithin(command(sub, ["PING"]), REDIS_ANSWER_DEADLINE_MS);
+    } catch {
+      // the connection failed: its client reports it and reconnects
+      answer = undefined;
+    } finally {
+      this.pinging = false;
+    }
+    if (answer !== NO_ANSWER || this.stopped || this.subClient !== sub) return;
+    this.reportError(
+      new Error(
+        `no answer from Redis to PING on the pub/sub connection in ${REDIS_ANSWER_DEADLINE_MS} ms: ` +
+          `subscribing again on a new connection`,
+      ),
+    );
+    this.subClient = undefined;
+    disconnect(sub);
+    this.pinging = true; // no PING until the new connection is there
+    try {
+      while (!this.stopped) {
+        this.sub = this.connectSub();
+        try {
+          await this.sub;
+          break;
+        } catch (err) {
+          if (this.stopped) return;
+          this.reportError(err);
+          await sleep(1000);
+        }
+      }
+      const fresh = this.subClient as RedisClient | undefined;
+      if (!fresh) return;
+      for (const adapter of this.adapters.values()) adapter.resubscribe(fresh);
+    } finally {
+      this.pinging = false;
+    }
   }
 
   /** Resolves once the reading connection is up (errors go to the adapters' `error` event meanwhile). */
@@ -304,7 +395,11 @@ class StreamsHub {
 
   stop(): void {
     this.stopped = true;
+    clearInterval(this.pingTimer);
+    this.sessions.stop();
     if (this.reader) disconnect(this.reader);
+    if (this.subConnecting) disconnect(this.subConnecting);
+    if (this.subClient) disconnect(this.subClient);
     this.sub.then(disconnect, () => {});
   }
 }
@@ -333,10 +428,16 @@ export function createAdapter(
     onlyPlaintext: false,
     requestsTimeout: 5000,
     saveLiveSessions: true,
+    maxPendingSessionSaves: 10000,
+    subscriberPingInterval: 5000,
     ...stripUndefined(opts),
   };
   if (!Number.isInteger(options.streamCount) || options.streamCount < 1)
     throw new RangeError("streamCount must be a positive integer");
+  if (!Number.isInteger(options.maxPendingSessionSaves) || options.maxPendingSessionSaves < 1)
+    throw new RangeError("maxPendingSessionSaves must be a positive integer");
+  if (!(options.subscriberPingInterval >= 0))
+    throw new RangeError("subscriberPingInterval must be 0 (off) or a number of ms");
   let hub: StreamsHub | undefined;
   // a plain function, so that servers calling it with `new` (as socket.io does) get the adapter too
   return function (nsp: AdapterNamespace) {
@@ -373,6 +474,8 @@ export class RedisStreamsAdapter extends ClusterAdapter {
   readonly publicChannel: string;
   readonly privateChannel: string;
   private transport?: RedisTransport;
+  /** The subscription of the channels on the transport's connection. */
+  private attached?: Promise<unknown>;
   private subscribed?: Promise<void>;
   private closed = false;
   private readonly client: RedisClient;
@@ -399,6 +502,15 @@ export class RedisStreamsAdapter extends ClusterAdapter {
     this.privateChannel = `${this.publicChannel}${this.uid}#`;
   }
 
+  /**
+   * Session saves (and deletions) waiting to be given to the Redis client, at most one per session and at most
+   * `maxPendingSessionSaves`; shared by the namespaces of one `createAdapter` call. Non-zero only while Redis is
+   * slow to answer or does not answer.
+   */
+  get pendingSessionSaves(): number {
+    return this.hub.sessions.pending;
+  }
+
   /** Errors of the shared connections, reported on this adapter's `error` event. */
   reportHubError(err: unknown): void {
     this.reportError(err);
@@ -423,19 +535,34 @@ export class RedisStreamsAdapter extends ClusterAdapter {
     try {
       const sub = ready ?? (await this.hub.sub);
       if (this.closed) return;
-      const transport = new RedisTransport(this.client, sub, (err) => this.reportError(err));
-      this.transport = transport;
-      const channels = [this.publicChannel, this.privateChannel];
-      await Promise.all([
-        this.opts.useShardedPubSub
-          ? Promise.all(channels.map((c) => transport.ssubscribe(c, this.handler)))
-          : transport.subscribe(channels, this.handler),
-        this.hub.start(),
-      ]);
+      // the hub may have replaced the connection meanwhile (its watchdog)
+      await Promise.all([this.attach(this.hub.subClient ?? sub), this.hub.start()]);
       debug("[%s] subscribed to %s, reading %s", this.uid, this.publicChannel, this.streamName);
     } catch (err) {
       this.reportError(err);
     }
+  }
+
+  /** Subscribes this namespace's channels on the hub's new pub/sub connection (the old one was dropped). */
+  resubscribe(sub: RedisClient): void {
+    if (this.closed || this.subscribed === undefined) return;
+    this.attach(sub).then(
+      () => debug("[%s] subscribed again to %s", this.uid, this.publicChannel),
+      (err: unknown) => this.reportError(err),
+    );
+  }
+
+  /** Subscribes the channels on `sub`, once per connection (the hub and `init()` may both ask). */
+  private attach(sub: RedisClient): Promise<unknown> {
+    if (this.transport?.sub === sub && this.attached) return this.attached;
+    this.transport?.detach();
+    const transport = new RedisTransport(this.client, sub, (err) => this.reportError(err));
+    this.transport = transport;
+    const channels = [this.publicChannel, this.privateChannel];
+    this.attached = this.opts.useShardedPubSub
+      ? Promise.all(channels.map((c) => transport.ssubscribe(c, this.handler)))
+      : transport.subscribe(channels, this.handler);
+    return this.attached;
   }
 
   private startSaving(): void {
@@ -668,19 +795,11 @@ export class RedisStreamsAdapter extends ClusterAdapter {
     const { sid, pid } = session;
     this.persisted.add(pid);
     this.dirty.delete(sid);
-    void this.set(
-      pid,
-      encodeSession(sid, pid, session.rooms, session.data),
-      this.recovery.maxDisconnectionDuration,
-    );
-  }
-
-  private set(pid: string, value: string, ttl: number): Promise<void> {
-    const key = this.opts.sessionKeyPrefix + pid;
-    return command(this.client, ["SET", key, value, "PX", String(ttl)]).then(
-      () => undefined,
-      (err: unknown) => this.reportError(err),
-    );
+    this.hub.sessions.write(this.opts.sessionKeyPrefix + pid, {
+      kind: "set",
+      value: encodeSession(sid, pid, session.rooms, session.data),
+      expiresAt: Date.now() + this.recovery.maxDisconnectionDuration,
+    });
   }
 
   /**
@@ -794,9 +913,7 @@ export class RedisStreamsAdapter extends ClusterAdapter {
     this.livePids.delete(id);
     // a socket that left without a recoverable reason must not recover from its live copy
     if (this.persisted.delete(pid)) return;
-    command(this.client, ["DEL", this.opts.sessionKeyPrefix + pid]).catch((err: unknown) =>
-      this.reportError(err),
-    );
+    this.hub.sessions.write(this.opts.sessionKeyPrefix + pid, { kind: "del" });
   }
 
   private markDirty(id: SocketId): void {
@@ -807,31 +924,42 @@ export class RedisStreamsAdapter extends ClusterAdapter {
       this.flushScheduled = false;
       const ids = [...this.dirty];
       this.dirty.clear();
-      for (const sid of ids) void this.saveSession(sid);
+      for (const sid of ids) this.queueSave(sid, false);
     });
   }
 
   /**
    * Saves the session of a connected socket now (its rooms and `socket.data`), e.g. after changing
-   * `socket.data`; resolves once Redis has it. Nothing happens without connection state recovery.
+   * `socket.data`; resolves once Redis has it (or, while Redis does not answer, once the save is dropped past
+   * `maxPendingSessionSaves`; reported). Nothing happens without connection state recovery.
    */
-  async saveSession(id: SocketId): Promise<void> {
+  saveSession(id: SocketId): Promise<void> {
+    return this.queueSave(id, true) ?? Promise.resolve();
+  }
+
+  /** Queues the live save of socket `id` (one per session waits; see session-writer.ts). */
+  private queueSave(id: SocketId, wait: boolean): Promise<void> | undefined {
+    const socket = this.nsp.sockets.get(id);
+    const pid = socket?.pid;
+    if (!this.recovery || !pid || this.closed) return undefined;
+    this.livePids.set(id, pid);
+    const key = this.opts.sessionKeyPrefix + pid;
+    const write = { kind: "live", source: this, sid: id } as const;
+    if (wait) return this.hub.sessions.write(key, write, true);
+    this.hub.sessions.write(key, write);
+    return undefined;
+  }
+
+  /** The session of a connected socket as it is now, encoded, with its expiry; undefined once it left. */
+  liveSession(id: SocketId): { value: string; ttl: number } | undefined {
     const recovery = this.recovery;
     const socket = this.nsp.sockets.get(id);
     const pid = socket?.pid;
-    if (!recovery || !socket || !pid || this.closed) return;
-    let value: string;
-    try {
-      value = encodeSession(id, pid, [...socket.rooms], socket.data);
-    } catch (err) {
-      this.reportError(err);
-      return;
-    }
-    this.livePids.set(id, pid);
-    const every =
-      this.opts.sessionSaveInterval ??
-      Math.max(1000, Math.floor(recovery.maxDisconnectionDuration / 2));
+    if (!recovery || !socket || !pid || this.livePids.get(id) !== pid) return undefined;
     // kept at least maxDisconnectionDuration after the node's last save, i.e. after it died
-    await this.set(pid, value, recovery.maxDisconnectionDuration + every);
+    return {
+      value: encodeSession(id, pid, [...socket.rooms], socket.data),
+      ttl: recovery.maxDisconnectionDuration + this.saveInterval(),
+    };
   }
 }

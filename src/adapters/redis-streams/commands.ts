@@ -107,6 +107,15 @@ export async function duplicate(
   return copy;
 }
 
+/**
+ * Whether the client takes its connection for open and usable (node-redis `isReady`, ioredis `status` "ready"):
+ * false while it connects or reconnects, when a command would wait in its offline queue.
+ */
+export function isReady(client: RedisClient): boolean {
+  if (isNodeRedis(client)) return (client as { isReady?: boolean }).isReady === true;
+  return (client as { status?: string }).status === "ready";
+}
+
 /** Closes a connection at once (a blocked XREAD on it fails). */
 export function disconnect(client: RedisClient): void {
   const c = client as Closable;

@@ -15,6 +15,7 @@ export {
   streamFor,
   streamsToRead,
 } from "./adapter";
+export { SESSION_WRITES_IN_FLIGHT } from "./session-writer";
 export type { RedisStreamsAdapterOptions } from "./adapter";
 export type { RedisClient } from "../redis/client";
 export { MessageType, RequestTimeoutError } from "../../adapter/cluster";
