@@ -1,7 +1,9 @@
 /**
  * A TCP proxy in front of a server, for tests of connections that die without noticing: `blackHole()` makes the
  * connections open at that moment stop carrying bytes either way while their sockets stay open (as behind a
- * crashed NAT or a frozen peer), and connections opened afterwards work normally.
+ * crashed NAT or a frozen peer), and connections opened afterwards work normally. `stallDownstream()` stops
+ * reading what the server sends (the connections' bytes pile up in the kernel, then in the server, as behind a
+ * client that stopped reading) until `resumeDownstream()`.
  */
 import { createServer, connect, type AddressInfo, type Server, type Socket } from "node:net";
 
@@ -11,14 +13,19 @@ export interface TcpProxy {
   readonly url: string;
   /** The connections open now carry nothing more (both directions); returns how many there were. */
   blackHole(): number;
+  /** Stops reading from the server on every connection, open now or opened later, until `resumeDownstream()`. */
+  stallDownstream(): void;
+  resumeDownstream(): void;
   close(): Promise<void>;
 }
 
 /** Starts a proxy on a free port forwarding to 127.0.0.1:`targetPort`. */
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const pairs = new Set<{ client: Socket; upstream: Socket; open: boolean }>();
+  let stalled = false;
   const server: Server = createServer((client) => {
     const upstream = connect(targetPort, "127.0.0.1");
+    if (stalled) upstream.pause();
     const pair = { client, upstream, open: true };
     pairs.add(pair);
     client.on("data", (chunk) => pair.open && upstream.write(chunk));
@@ -43,6 +50,14 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
         pair.open = false;
       }
       return n;
+    },
+    stallDownstream() {
+      stalled = true;
+      for (const { upstream } of pairs) upstream.pause();
+    },
+    resumeDownstream() {
+      stalled = false;
+      for (const { upstream } of pairs) upstream.resume();
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -9,8 +9,18 @@
  * reads. A lagging session thus costs its bytes plus one chunk, and no object per packet; the application's
  * strings die young. Frames shared with other sessions (a broadcast's) and large ones are not copied: the
  * transport hands them to the socket as they are, after the chunk being filled.
+ *
+ * The same chunks (`allocateChunk`) hold the packets a lagging session queues while its transport cannot take them
+ * (packet-spill.ts), and a `Spill` writes those packets' polling form to an HTTP response.
  */
-import type { Socket as NetSocket } from "node:net";
+
+/**
+ * Where full chunks go: the network socket (a WebSocket's), an HTTP response (a polling response rendered from a
+ * session's spilled packets, packet-spill.ts) or a compression stream in front of one.
+ */
+export interface ChunkSink {
+  write(chunk: Buffer, done?: (err?: Error | null) => void): boolean;
+}
 
 /** Bytes of one chunk: small enough that a briefly lagging session costs little, large enough to batch. */
 export const SPILL_CHUNK_BYTES = 16 * 1024;
@@ -31,14 +41,14 @@ export class Spill {
   }
 
   /** Copies a frame in; `done` runs once the chunk holding its last byte is written. */
-  append(raw: NetSocket, frame: Buffer, done?: WriteDone): void {
+  append(sink: ChunkSink, frame: Buffer, done?: WriteDone): void {
     let offset = 0;
     while (offset < frame.length) {
       const chunk = (this.chunk ??= allocateChunk());
       const n = frame.copy(chunk, this.used, offset);
       this.used += n;
       offset += n;
-      if (this.used === SPILL_CHUNK_BYTES) this.writeTo(raw);
+      if (this.used === SPILL_CHUNK_BYTES) this.writeTo(sink);
     }
     if (done !== undefined) (this.done ??= []).push(done);
   }
@@ -47,7 +57,7 @@ export class Spill {
    * Hands what the current chunk holds to the socket: a full chunk as it is, a partial one as an exact copy (the
    * chunk stays for the next frames, until `release`).
    */
-  writeTo(raw: NetSocket): void {
+  writeTo(sink: ChunkSink): void {
     const chunk = this.chunk;
     if (chunk === null || this.used === 0) return;
     const done = this.done;
@@ -60,13 +70,13 @@ export class Spill {
     }
     this.used = 0;
     this.done = null;
-    if (done === null) raw.write(bytes);
-    else raw.write(bytes, (err) => runAll(done, err));
+    if (done === null) sink.write(bytes);
+    else sink.write(bytes, (err) => runAll(done, err));
   }
 
   /** Writes what is held and drops the chunk: the peer caught up. */
-  release(raw: NetSocket): void {
-    this.writeTo(raw);
+  release(sink: ChunkSink): void {
+    this.writeTo(sink);
     this.chunk = null;
   }
 
@@ -84,7 +94,7 @@ export class Spill {
  * left the process 32 MiB larger for good. V8 maps a resizable ArrayBuffer's memory itself and unmaps it when the
  * buffer dies; the chunk is never resized.
  */
-function allocateChunk(): Buffer {
+export function allocateChunk(): Buffer {
   return Buffer.from(new ArrayBuffer(SPILL_CHUNK_BYTES, { maxByteLength: SPILL_CHUNK_BYTES }));
 }
 
