@@ -3,6 +3,7 @@
 // would have made (text, UTF-8, binary as base64, packets spanning chunks; compressed too), send callbacks run, and
 // an upgrade flushes them on the WebSocket in order.
 import assert from "node:assert/strict";
+import { connect as netConnect, type Socket as NetSocket } from "node:net";
 import { gunzipSync } from "node:zlib";
 import { after, before, describe, test } from "node:test";
 import { WebSocket } from "ws";
@@ -116,5 +117,38 @@ describe("a lagging session's queue off the heap", () => {
     socket.send("after");
     await until(() => frames.at(-1) === "4after", "the next message");
     ws.close();
+  });
+
+  test("polling: a response the peer does not read counts, and the overflow drops it with its connection", async () => {
+    const max = 12 * 1024 * 1024;
+    const h2 = await startEngine({ maxSendBufferBytes: max, pingInterval: 60000 });
+    // the server's side of each connection, by the client's port (a destroyed socket forgets it)
+    const serverSockets = new Map<number | undefined, NetSocket>();
+    h2.http.on("connection", (s: NetSocket) => serverSockets.set(s.remotePort, s));
+    try {
+      const { sid, socket } = await handshake(h2);
+      const text = "x".repeat(1000);
+      for (let i = 0; i < 10000; i++) socket.send(text);
+      const queued = socket.bufferedAmount;
+      // a GET whose response is never read
+      const raw = netConnect(h2.port, "127.0.0.1");
+      raw.pause();
+      raw.write(`GET ${P}?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+      await until(() => socket.writeBuffer.length === 0, "the response");
+      await until(() => socket.bufferedAmount > 0, "the unread part counted");
+      assert.ok(socket.bufferedAmount <= queued + 1024, `${socket.bufferedAmount} of ${queued}`);
+      const closed = once<[string]>(socket, "close");
+      let sent = 0;
+      while (socket.readyState === "open" && sent < 20000) {
+        socket.send(text);
+        sent++;
+      }
+      assert.equal((await closed)[0], "send buffer overflow");
+      assert.ok(sent * 1001 < max, `the unread response counted towards the bound (${sent} more)`);
+      await until(() => serverSockets.get(raw.localPort)?.destroyed === true, "dropped");
+      raw.destroy();
+    } finally {
+      await h2.close();
+    }
   });
 });

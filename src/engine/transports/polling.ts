@@ -46,6 +46,8 @@ export class PollingTransport extends Transport {
   private pollInitial = false;
   private pollOnClose: (() => void) | null = null;
   private dataReq: IncomingMessage | null = null;
+  /** The last response, while the peer has not read all of it (it is then part of the send buffer). */
+  private unread: ServerResponse | null = null;
   private shouldClose: (() => void) | null = null;
   /** Revision 3: the client takes binary bodies (no `b64` at the handshake, not JSONP). */
   private readonly supportsBinary: boolean;
@@ -225,12 +227,14 @@ export class PollingTransport extends Transport {
             headers["Content-Length"] = length;
             res.writeHead(200, this.responseHeaders(req, headers, initial));
             res.end(payload);
+            this.watchUnread(res);
             return;
           }
           headers["Content-Encoding"] = encoding;
           headers["Content-Length"] = out.length;
           res.writeHead(200, this.responseHeaders(req, headers, initial));
           res.end(out);
+          this.watchUnread(res);
         });
         return;
       }
@@ -238,6 +242,7 @@ export class PollingTransport extends Transport {
     headers["Content-Length"] = length;
     res.writeHead(200, this.responseHeaders(req, headers, initial));
     res.end(payload);
+    this.watchUnread(res);
   }
 
   /**
@@ -285,6 +290,7 @@ export class PollingTransport extends Transport {
         res.writeHead(200, this.responseHeaders(req, headers, initial));
         for (let i = 0; i < out.length; i++) res.write(out[i] as Buffer);
         res.end();
+        this.watchUnread(res);
       });
       writePollingPayload(zip, headBytes, tail);
       zip.end();
@@ -294,6 +300,35 @@ export class PollingTransport extends Transport {
     res.writeHead(200, this.responseHeaders(req, headers, initial));
     writePollingPayload(res, headBytes, tail);
     res.end();
+    this.watchUnread(res);
+  }
+
+  /**
+   * A response the peer has not read yet (Node still holds some of it) counts in the session's send buffer until
+   * it is written out: a peer that stops reading in the middle of a response holds it. Nothing is allocated for a
+   * response written at once.
+   */
+  private watchUnread(res: ServerResponse): void {
+    if (!(res.writableLength > 0)) return;
+    this.unread = res;
+    const written = (): void => {
+      if (this.unread === res) this.unread = null;
+    };
+    res.once("finish", written);
+    res.once("close", written);
+  }
+
+  override get bufferedAmount(): number {
+    const res = this.unread;
+    return res === null ? 0 : res.writableLength;
+  }
+
+  /** Closes at once: a response the peer has not read is dropped with its connection (an overflowing session). */
+  override terminate(): void {
+    const res = this.unread;
+    this.unread = null;
+    if (res !== null) res.destroy();
+    this.close();
   }
 
   /** A JSONP session's payload as a call of the client's callback with a JavaScript string literal. */
