@@ -93,6 +93,28 @@ describe("a lagging session's queue off the heap", () => {
     });
   }
 
+  test("polling, JSONP: the queued records become packets again for the escaped payload", async () => {
+    const res = await request(h.port, `${P}?EIO=4&transport=polling&j=7`);
+    assert.match(res.body.toString(), /^___eio\[7\]\("0\{/);
+    const sid = (
+      /\\"sid\\":\\"([^\\]+)\\"/.exec(res.body.toString()) as RegExpExecArray
+    )[1] as string;
+    const socket = h.engine.clients[sid] as Socket;
+    const sent = Array.from(
+      { length: 300 },
+      (_, i) => `${i}:"quoted"\u2028\n` + "é".repeat(i * 10),
+    );
+    for (const data of sent) socket.send(data);
+    assert.ok(socket.writeBuffer.length < 50, `${socket.writeBuffer.length} packets as objects`);
+    const poll = await request(h.port, `${P}?EIO=4&transport=polling&j=7&sid=${sid}`, {
+      headers: { "Accept-Encoding": "identity" },
+    });
+    const payload = encodePayload(sent.map((data): Packet => ({ type: "message", data })));
+    const literal = JSON.stringify(payload).replace(/\u2028/g, "\\u2028");
+    assert.ok(poll.body.toString() === `___eio[7](${literal});`, "the JSONP payload");
+    socket.close(true);
+  });
+
   test("upgrade: packets queued as bytes while polling are flushed on the WebSocket in order", async () => {
     const { sid, socket } = await handshake(h);
     const ws = new WebSocket(`ws://127.0.0.1:${h.port}${P}?EIO=4&transport=websocket&sid=${sid}`);
