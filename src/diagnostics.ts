@@ -82,6 +82,11 @@ export interface EnginePacketOutMessage {
 export interface EngineTrafficCounter {
   countIn(transport: string, packet: EnginePacket): void;
   countOut(transport: string, packets: readonly EnginePacket[]): void;
+  /**
+   * One packet sent that is no object any more (a lagging session's packets kept as bytes, packet-spill.ts):
+   * its type and the bytes `countOut` would have measured for it (its data's bytes plus one).
+   */
+  countOutBytes(transport: string, type: EnginePacket["type"], bytes: number): void;
 }
 
 /**

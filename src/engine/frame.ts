@@ -40,6 +40,15 @@ function writeHeader(frame: Buffer, first: number, length: number): void {
 }
 
 /**
+ * Writes the header of a text or binary frame of `length` payload bytes to `target` (at least 10 bytes); returns
+ * the header's length.
+ */
+export function writeFrameHeader(target: Buffer, binary: boolean, length: number): number {
+  writeHeader(target, binary ? OP_BINARY : OP_TEXT, length);
+  return headerLength(length);
+}
+
+/**
  * A text frame of `prefix` (a character code, or 0 for none) followed by `text`, in one buffer.
  */
 export function frameText(prefix: number, text: string | undefined): Buffer {

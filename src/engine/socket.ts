@@ -11,6 +11,7 @@ import { type Heartbeat, type HeartbeatNode, ListId } from "./heartbeat";
 import type { Packet, PacketOptions, PacketType, RawData } from "./packet";
 import { PreparedMessage } from "./prepared";
 import { EIO4, type EngineProtocol, type ProtocolVersion } from "./protocol";
+import { PacketSpill } from "./packet-spill";
 import { packetSize, SEND_BUFFER_OVERFLOW } from "./send-buffer";
 import type { Server } from "./server";
 import type { SendCallback, Transport } from "./transports/transport";
@@ -67,10 +68,15 @@ export class Socket extends EventEmitter {
   transport: Transport;
   /** Whether the session moved from polling to WebSocket. */
   upgraded = false;
-  /** Packets waiting for the transport to become writable. */
+  /**
+   * Packets waiting for the transport to become writable. Once the session lags (past `sendBufferHighWaterMark`)
+   * further packets go to `spilled` instead, off the heap (packet-spill.ts), and follow these.
+   */
   writeBuffer: Packet[] = [];
+  /** Packets queued while the session lags, as bytes; null while nothing is spilled. */
+  private spilled: PacketSpill | null = null;
   private packetsFn: SendCallback[] | null = null;
-  /** Bytes of the packets in `writeBuffer` (see send-buffer.ts). */
+  /** Bytes of the packets in `writeBuffer` and `spilled` (see send-buffer.ts). */
   private queuedBytes = 0;
   /** Set once the buffer passed `sendBufferHighWaterMark`; cleared (with `bufferDrain`) when back under it. */
   private overHighWaterMark = false;
@@ -178,12 +184,32 @@ export class Socket extends EventEmitter {
       packet.data = toRawData(data);
     }
     this.emit("packetCreate", packet);
-    this.writeBuffer.push(packet);
-    this.queuedBytes += packetSize(packet);
+    if (this.spilled !== null) this.queuedBytes += this.spilled.push(packet);
+    else if (this.overHighWaterMark && !this.transport.writable && this.canSpill()) {
+      this.spilled = new PacketSpill();
+      this.queuedBytes += this.spilled.push(packet);
+    } else {
+      this.writeBuffer.push(packet);
+      this.queuedBytes += packetSize(packet);
+    }
     if (typeof callback === "function") (this.packetsFn ??= []).push(callback);
     this.flush();
     // the peer is not keeping up (or polling between requests): look at the bound
     if (!this.transport.writable || this.transport.lagging) this.checkSendBuffer();
+  }
+
+  /**
+   * Whether a lagging session may keep its queue as bytes: its protocol is revision 4 (whose packets the records
+   * hold), and nothing asks for the queued packets as objects on every flush (`flush` listeners, the
+   * `enginePacketOut` diagnostics channel).
+   */
+  private canSpill(): boolean {
+    return (
+      this.engineProtocol === EIO4 &&
+      !channels.enginePacketOut.hasSubscribers &&
+      this.listenerCount("flush") === 0 &&
+      this.server.listenerCount("flush") === 0
+    );
   }
 
   private checkSendBuffer(): void {
@@ -206,11 +232,21 @@ export class Socket extends EventEmitter {
     debug("%s: send buffer overflow (%d bytes), closing", this.id, buffered);
     this.readyState = "closing";
     this.writeBuffer = [];
+    this.spilled = null;
     this.queuedBytes = 0;
     this.packetsFn = null;
-    this.transport.discard();
-    this.transport.terminate();
+    // detached first: a transport that closes at once (polling between requests) would report "transport close"
+    const transport = this.transport;
+    transport.discard();
+    transport.setOwner(null);
+    transport.terminate();
     process.nextTick(closeOverflowing, this);
+  }
+
+  /** @internal */
+  _clearWriteBuffer(): void {
+    this.writeBuffer = [];
+    this.spilled = null;
   }
 
   /** @internal */
@@ -220,22 +256,26 @@ export class Socket extends EventEmitter {
 
   /** Writes the buffered packets if the transport can take them. */
   flush(): void {
-    if (this.readyState === "closed" || !this.transport.writable || this.writeBuffer.length === 0) {
-      return;
-    }
+    if (this.readyState === "closed" || !this.transport.writable) return;
+    const spilled = this.spilled;
+    if (this.writeBuffer.length === 0 && spilled === null) return;
     const buffer = this.writeBuffer;
     this.emit("flush", buffer);
     this.server.emit("flush", this, buffer);
     this.writeBuffer = [];
+    this.spilled = null;
     this.queuedBytes = 0;
     if (channels.enginePacketOut.hasSubscribers) {
       channels.enginePacketOut.publish({ socket: this, packets: buffer });
     }
     const counter = this.server._trafficCounter;
-    if (counter !== undefined) counter.countOut(this.transport.name, buffer);
+    if (counter !== undefined) {
+      counter.countOut(this.transport.name, buffer);
+      if (spilled !== null) spilled.countOut(counter, this.transport.name);
+    }
     const callbacks = this.packetsFn;
     this.packetsFn = null;
-    this.transport.send(buffer, callbacks);
+    this.transport.send(buffer, callbacks, spilled);
     this.emit("drain");
     this.server.emit("drain", this);
   }
@@ -256,8 +296,8 @@ export class Socket extends EventEmitter {
     }
     if (this.readyState !== "open") return;
     this.readyState = "closing";
-    if (this.writeBuffer.length > 0) {
-      debug("%s: waiting for %d buffered packets before closing", this.id, this.writeBuffer.length);
+    if (this.writeBuffer.length > 0 || this.spilled !== null) {
+      debug("%s: waiting for %d buffered bytes before closing", this.id, this.queuedBytes);
       this.once("drain", () => this.closeTransport(false));
       return;
     }
@@ -416,7 +456,7 @@ export class Socket extends EventEmitter {
 }
 
 function clearWriteBuffer(socket: Socket): void {
-  socket.writeBuffer = [];
+  socket._clearWriteBuffer();
 }
 
 function closeOverflowing(socket: Socket): void {

@@ -87,6 +87,7 @@ class ForwardedResponse {
   writableEnded = false;
   private status = 200;
   private headers: Record<string, string | number | string[]> = {};
+  private parts: Buffer[] | null = null;
 
   constructor(
     private readonly done: (status: number, headers: object, body?: Buffer | string) => void,
@@ -107,10 +108,26 @@ class ForwardedResponse {
     return this;
   }
 
+  /**
+   * A body written in parts (a polling response from a lagging session's spilled packets, written chunk by
+   * chunk): the parts are joined at `end`, the route carries one message.
+   */
+  write(chunk: Buffer | string, done?: (err?: Error | null) => void): boolean {
+    (this.parts ??= []).push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
+    if (done !== undefined) process.nextTick(done);
+    return true;
+  }
+
   end(body?: Buffer | string): this {
     if (this.writableEnded) return this;
     this.writableEnded = true;
     this.headersSent = true;
+    const parts = this.parts;
+    if (parts !== null) {
+      this.parts = null;
+      if (body !== undefined) parts.push(typeof body === "string" ? Buffer.from(body) : body);
+      body = Buffer.concat(parts);
+    }
     this.done(this.status, this.headers, body);
     return this;
   }

@@ -253,6 +253,13 @@ export class EngineTraffic implements EngineTrafficCounter {
     this.countOutEach(transport, packets);
   }
 
+  countOutBytes(transport: string, type: EnginePacket["type"], bytes: number): void {
+    const traffic = this.sent.of(transport);
+    if (type === "message") traffic.message++;
+    else traffic.add(type);
+    traffic.bytes += bytes;
+  }
+
   /** Any write but a broadcast's further targets: each packet counted, a new prepared message measured. */
   private countOutEach(transport: string, packets: readonly EnginePacket[]): void {
     const sent = this.sent;

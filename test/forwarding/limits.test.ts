@@ -6,11 +6,14 @@ import assert from "node:assert/strict";
 import { type EventEmitter, once } from "node:events";
 import { test } from "node:test";
 import { Redis } from "ioredis";
-import { redisForwarding } from "../../src";
+import { redisForwarding, type ServerOptions } from "../../src";
 import { start, type Running } from "../support/io";
 import { REDIS_URL, uniqueKey } from "../redis/cluster";
 
-async function twoNodes(key: string): Promise<{ nodes: Running[]; close(): Promise<void> }> {
+async function twoNodes(
+  key: string,
+  opts: Partial<ServerOptions> = {},
+): Promise<{ nodes: Running[]; close(): Promise<void> }> {
   const clients: Redis[] = [];
   const nodes: Running[] = [];
   for (let i = 0; i < 2; i++) {
@@ -19,7 +22,7 @@ async function twoNodes(key: string): Promise<{ nodes: Running[]; close(): Promi
     await Promise.all([pub, sub].map((c) => (c.status === "ready" ? undefined : once(c, "ready"))));
     clients.push(pub, sub);
     const route = redisForwarding(pub, sub, { key });
-    nodes.push(await start({ forwarding: route, maxHttpBufferSize: 1000 }));
+    nodes.push(await start({ forwarding: route, maxHttpBufferSize: 1000, ...opts }));
     await route.ready;
   }
   return {
@@ -80,6 +83,30 @@ test("maxHttpBufferSize holds for a POST forwarded to the owner (413, session cl
     const res = await poll(b, sid, { method: "POST", body: "4" + "x".repeat(5000) });
     assert.equal(res.status, 413);
     assert.equal((await closed)[0], "transport error");
+  } finally {
+    await close();
+  }
+});
+
+test("a lagging session's queue, kept as bytes, reaches a GET forwarded from another node whole", async () => {
+  const { nodes, close } = await twoNodes(uniqueKey("fwd-limits"), {
+    sendBufferHighWaterMark: 4096,
+  });
+  const [a, b] = nodes as [Running, Running];
+  try {
+    const sid = await handshake(a);
+    const session = a.io.engine.clients[sid];
+    assert.ok(session);
+    const sent = Array.from({ length: 300 }, (_, i) => `${i}:` + "é".repeat(i * 10));
+    for (const message of sent) session.send(message);
+    assert.ok(session.writeBuffer.length < 50, "the packets past the mark are bytes");
+    for (const coding of ["identity", "gzip"]) {
+      if (coding === "gzip") for (const message of sent) session.send(message);
+      const res = await poll(b, sid, { headers: { "accept-encoding": coding } });
+      assert.equal(res.status, 200);
+      // fetch decompresses a gzip body
+      assert.ok((await res.text()) === sent.map((m) => "4" + m).join("\x1e"), coding);
+    }
   } finally {
     await close();
   }

@@ -3,6 +3,8 @@
  * connections open at that moment stop carrying bytes either way while their sockets stay open (as behind a
  * crashed NAT or a frozen peer), and connections opened afterwards work normally. `blackHole("subscribers")` does
  * that only to the connections that sent a (S|P)SUBSCRIBE (a Redis client's pub/sub connection).
+ * `stallDownstream()` stops reading what the server sends (the connections' bytes pile up in the kernel, then in
+ * the server, as behind a client that stopped reading) until `resumeDownstream()`.
  */
 import { createServer, connect, type AddressInfo, type Server, type Socket } from "node:net";
 
@@ -15,14 +17,19 @@ export interface TcpProxy {
    * "subscribers": only those that sent a SUBSCRIBE, SSUBSCRIBE or PSUBSCRIBE command.
    */
   blackHole(which?: "all" | "subscribers"): number;
+  /** Stops reading from the server on every connection, open now or opened later, until `resumeDownstream()`. */
+  stallDownstream(): void;
+  resumeDownstream(): void;
   close(): Promise<void>;
 }
 
 /** Starts a proxy on a free port forwarding to 127.0.0.1:`targetPort`. */
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const pairs = new Set<{ client: Socket; upstream: Socket; open: boolean; subscriber: boolean }>();
+  let stalled = false;
   const server: Server = createServer((client) => {
     const upstream = connect(targetPort, "127.0.0.1");
+    if (stalled) upstream.pause();
     const pair = { client, upstream, open: true, subscriber: false };
     pairs.add(pair);
     client.on("data", (chunk: Buffer) => {
@@ -53,6 +60,14 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
         pair.open = false;
       }
       return n;
+    },
+    stallDownstream() {
+      stalled = true;
+      for (const { upstream } of pairs) upstream.pause();
+    },
+    resumeDownstream() {
+      stalled = false;
+      for (const { upstream } of pairs) upstream.resume();
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -5,13 +5,15 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { parse as parseForm } from "node:querystring";
-import { deflate, gzip, type ZlibOptions } from "node:zlib";
+import { createDeflate, createGzip, deflate, gzip, type ZlibOptions } from "node:zlib";
 import createDebug from "debug";
 import { negotiateEncoding } from "../../util/accept-encoding";
 import { TransportErrorMessages } from "../errors";
 import type { Packet, RawData } from "../packet";
+import { type PacketSpill, RECORD_BINARY } from "../packet-spill";
 import type { EngineProtocol } from "../protocol";
 import type { EngineQuery } from "../request";
+import { type ChunkSink, Spill } from "./spill";
 import {
   type ResponseHeaders,
   runCallbacks,
@@ -44,6 +46,8 @@ export class PollingTransport extends Transport {
   private pollInitial = false;
   private pollOnClose: (() => void) | null = null;
   private dataReq: IncomingMessage | null = null;
+  /** The last response, while the peer has not read all of it (it is then part of the send buffer). */
+  private unread: ServerResponse | null = null;
   private shouldClose: (() => void) | null = null;
   /** Revision 3: the client takes binary bodies (no `b64` at the handshake, not JSONP). */
   private readonly supportsBinary: boolean;
@@ -164,7 +168,11 @@ export class PollingTransport extends Transport {
     }
   }
 
-  send(packets: Packet[], callbacks?: readonly SendCallback[] | null): void {
+  send(
+    packets: Packet[],
+    callbacks?: readonly SendCallback[] | null,
+    spilled?: PacketSpill | null,
+  ): void {
     const req = this.pollReq;
     const res = this.pollRes;
     if (req === null || res === null) return;
@@ -172,21 +180,26 @@ export class PollingTransport extends Transport {
     this.pollReq = this.pollRes = null;
     if (this.pollOnClose !== null) req.removeListener("close", this.pollOnClose);
     this.pollOnClose = null;
+    const tail = spilled !== undefined && spilled !== null && spilled.count > 0 ? spilled : null;
     const closing = this.shouldClose;
     if (closing !== null) {
       this.shouldClose = null;
-      packets.push({ type: "close" });
+      if (tail !== null) tail.push(CLOSE_PACKET);
+      else packets.push({ type: "close" });
     }
-    let compress = false;
-    for (let i = 0; i < packets.length; i++) {
+    let compress = tail !== null && tail.compressible;
+    for (let i = 0; i < packets.length && !compress; i++) {
       const options = (packets[i] as Packet).options;
-      if (options !== undefined && options.compress !== false) {
-        compress = true;
-        break;
-      }
+      if (options !== undefined && options.compress !== false) compress = true;
     }
-    const payload = this.protocol.encodePayload(packets, this.supportsBinary);
-    this.respond(req, res, this.jsonp(payload), compress, this.pollInitial);
+    if (tail !== null && this.jsonpHead === undefined && !this.supportsBinary) {
+      this.respondSpilled(req, res, packets, tail, compress, this.pollInitial);
+    } else {
+      // JSONP (or a binary payload): the records become packets again, for the payload's own encoding
+      if (tail !== null) tail.drainPackets(packets);
+      const payload = this.protocol.encodePayload(packets, this.supportsBinary);
+      this.respond(req, res, this.jsonp(payload), compress, this.pollInitial);
+    }
     if (callbacks) runCallbacks(this, callbacks);
     if (closing !== null) closing();
   }
@@ -214,12 +227,14 @@ export class PollingTransport extends Transport {
             headers["Content-Length"] = length;
             res.writeHead(200, this.responseHeaders(req, headers, initial));
             res.end(payload);
+            this.watchUnread(res);
             return;
           }
           headers["Content-Encoding"] = encoding;
           headers["Content-Length"] = out.length;
           res.writeHead(200, this.responseHeaders(req, headers, initial));
           res.end(out);
+          this.watchUnread(res);
         });
         return;
       }
@@ -227,6 +242,93 @@ export class PollingTransport extends Transport {
     headers["Content-Length"] = length;
     res.writeHead(200, this.responseHeaders(req, headers, initial));
     res.end(payload);
+    this.watchUnread(res);
+  }
+
+  /**
+   * A response whose payload ends with a lagging session's spilled packets: the packets queued before them are
+   * encoded as usual, and the records are copied into 16 KiB chunks outside the heap in their polling form
+   * (separated by \x1e, binary data as "b" + base64), each chunk handed to the response (or to the compression
+   * stream in front of it) once full, and each record chunk dropped once read. The payload's length is known from
+   * the records, so the response keeps its Content-Length; a compressed one is measured once compressed, as above.
+   */
+  private respondSpilled(
+    req: IncomingMessage,
+    res: ServerResponse,
+    packets: Packet[],
+    tail: PacketSpill,
+    compress: boolean,
+    initial: boolean,
+  ): void {
+    const head = packets.length > 0 ? (this.protocol.encodePayload(packets, false) as string) : "";
+    const headBytes = head.length > 0 ? Buffer.from(head, "utf8") : null;
+    const length =
+      (headBytes === null ? 0 : headBytes.length + 1) + tail.pollingBytes + tail.count - 1;
+    const headers: ResponseHeaders = { "Content-Type": "text/plain; charset=UTF-8" };
+    const compression = this.host.httpCompression;
+    const encoding =
+      compress && compression && length >= compression.threshold
+        ? negotiateEncoding(req.headers["accept-encoding"], HTTP_CODINGS)
+        : undefined;
+    if (compression && encoding !== undefined) {
+      const zip = encoding === "gzip" ? createGzip(compression) : createDeflate(compression);
+      const out: Buffer[] = [];
+      let outLength = 0;
+      zip.on("data", (chunk: Buffer) => {
+        out.push(chunk);
+        outLength += chunk.length;
+      });
+      zip.on("error", (err) => {
+        // the records were read into the stream: nothing is left to send uncompressed
+        debug("compression failed: %s", err.message);
+        res.writeHead(500);
+        res.end();
+      });
+      zip.on("end", () => {
+        headers["Content-Encoding"] = encoding;
+        headers["Content-Length"] = outLength;
+        res.writeHead(200, this.responseHeaders(req, headers, initial));
+        for (let i = 0; i < out.length; i++) res.write(out[i] as Buffer);
+        res.end();
+        this.watchUnread(res);
+      });
+      writePollingPayload(zip, headBytes, tail);
+      zip.end();
+      return;
+    }
+    headers["Content-Length"] = length;
+    res.writeHead(200, this.responseHeaders(req, headers, initial));
+    writePollingPayload(res, headBytes, tail);
+    res.end();
+    this.watchUnread(res);
+  }
+
+  /**
+   * A response the peer has not read yet (Node still holds some of it) counts in the session's send buffer until
+   * it is written out: a peer that stops reading in the middle of a response holds it. Nothing is allocated for a
+   * response written at once.
+   */
+  private watchUnread(res: ServerResponse): void {
+    if (!(res.writableLength > 0)) return;
+    this.unread = res;
+    const written = (): void => {
+      if (this.unread === res) this.unread = null;
+    };
+    res.once("finish", written);
+    res.once("close", written);
+  }
+
+  override get bufferedAmount(): number {
+    const res = this.unread;
+    return res === null ? 0 : res.writableLength;
+  }
+
+  /** Closes at once: a response the peer has not read is dropped with its connection (an overflowing session). */
+  override terminate(): void {
+    const res = this.unread;
+    this.unread = null;
+    if (res !== null) res.destroy();
+    this.close();
   }
 
   /** A JSONP session's payload as a call of the client's callback with a JavaScript string literal. */
@@ -281,6 +383,28 @@ export class PollingTransport extends Transport {
     if (this.writable) this.send([{ type: "noop" }]);
     super.onClose();
   }
+}
+
+const CLOSE_PACKET: Packet = Object.freeze({ type: "close" }) as Packet;
+const SEPARATOR_BYTE = Buffer.from("\x1e", "latin1");
+const BASE64_PREFIX = Buffer.from("b", "latin1");
+
+/** Writes `head` (the packets queued before the spill, encoded), then every record of `tail`, in polling form. */
+function writePollingPayload(sink: ChunkSink, head: Buffer | null, tail: PacketSpill): void {
+  if (head !== null) sink.write(head);
+  const chunks = new Spill();
+  let first = head === null;
+  while (tail.next()) {
+    if (!first) chunks.append(sink, SEPARATOR_BYTE);
+    first = false;
+    if (tail.flags & RECORD_BINARY) {
+      chunks.append(sink, BASE64_PREFIX);
+      chunks.append(sink, Buffer.from(tail.payload.toString("base64"), "latin1"));
+    } else {
+      chunks.append(sink, tail.payload);
+    }
+  }
+  chunks.release(sink);
 }
 
 /**

@@ -11,9 +11,19 @@
  * would keep a queue entry on the heap per frame and target, several times a small frame's own bytes, so that a
  * stalled reader of small broadcasts held far more than its bound. Large frames are not copied: the transport
  * hands them to the socket as they are, after the chunk being filled.
+ *
+ * The same chunks (`allocateChunk`) hold the packets a lagging session queues while its transport cannot take them
+ * (packet-spill.ts), and a `Spill` writes those packets' polling form to an HTTP response.
  */
-import type { Socket as NetSocket } from "node:net";
 import type { Frame } from "../frame";
+
+/**
+ * Where full chunks go: the network socket (a WebSocket's), an HTTP response (a polling response rendered from a
+ * session's spilled packets, packet-spill.ts) or a compression stream in front of one.
+ */
+export interface ChunkSink {
+  write(chunk: Buffer, done?: (err?: Error | null) => void): boolean;
+}
 
 /** Bytes of one chunk: small enough that a briefly lagging session costs little, large enough to batch. */
 export const SPILL_CHUNK_BYTES = 16 * 1024;
@@ -34,20 +44,20 @@ export class Spill {
   }
 
   /** Copies a frame in; `done` runs once the chunk holding its last byte is written. */
-  append(raw: NetSocket, frame: Frame, done?: WriteDone): void {
-    if (Buffer.isBuffer(frame)) this.copy(raw, frame);
-    else for (let i = 0; i < frame.length; i++) this.copy(raw, frame[i] as Buffer);
+  append(sink: ChunkSink, frame: Frame, done?: WriteDone): void {
+    if (Buffer.isBuffer(frame)) this.copy(sink, frame);
+    else for (let i = 0; i < frame.length; i++) this.copy(sink, frame[i] as Buffer);
     if (done !== undefined) (this.done ??= []).push(done);
   }
 
-  private copy(raw: NetSocket, frame: Buffer): void {
+  private copy(sink: ChunkSink, frame: Buffer): void {
     let offset = 0;
     while (offset < frame.length) {
       const chunk = (this.chunk ??= allocateChunk());
       const n = frame.copy(chunk, this.used, offset);
       this.used += n;
       offset += n;
-      if (this.used === SPILL_CHUNK_BYTES) this.writeTo(raw);
+      if (this.used === SPILL_CHUNK_BYTES) this.writeTo(sink);
     }
   }
 
@@ -55,7 +65,7 @@ export class Spill {
    * Hands what the current chunk holds to the socket: a full chunk as it is, a partial one as an exact copy (the
    * chunk stays for the next frames, until `release`).
    */
-  writeTo(raw: NetSocket): void {
+  writeTo(sink: ChunkSink): void {
     const chunk = this.chunk;
     if (chunk === null || this.used === 0) return;
     const done = this.done;
@@ -68,13 +78,13 @@ export class Spill {
     }
     this.used = 0;
     this.done = null;
-    if (done === null) raw.write(bytes);
-    else raw.write(bytes, (err) => runAll(done, err));
+    if (done === null) sink.write(bytes);
+    else sink.write(bytes, (err) => runAll(done, err));
   }
 
   /** Writes what is held and drops the chunk: the peer caught up. */
-  release(raw: NetSocket): void {
-    this.writeTo(raw);
+  release(sink: ChunkSink): void {
+    this.writeTo(sink);
     this.chunk = null;
   }
 
@@ -92,7 +102,7 @@ export class Spill {
  * left the process 32 MiB larger for good. V8 maps a resizable ArrayBuffer's memory itself and unmaps it when the
  * buffer dies; the chunk is never resized.
  */
-function allocateChunk(): Buffer {
+export function allocateChunk(): Buffer {
   return Buffer.from(new ArrayBuffer(SPILL_CHUNK_BYTES, { maxByteLength: SPILL_CHUNK_BYTES }));
 }
 

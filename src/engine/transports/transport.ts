@@ -5,6 +5,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import { transportError } from "../errors";
 import type { Packet } from "../packet";
+import type { PacketSpill } from "../packet-spill";
 
 export type TransportName = "polling" | "websocket";
 
@@ -78,8 +79,15 @@ export abstract class Transport {
     this.close();
   }
 
-  /** Writes packets; `callbacks` run once they are written. */
-  abstract send(packets: Packet[], callbacks?: readonly SendCallback[] | null): void;
+  /**
+   * Writes packets, then the records of `spilled` (a lagging session's further packets, kept as bytes; the
+   * transport takes it over); `callbacks` run once they are all written.
+   */
+  abstract send(
+    packets: Packet[],
+    callbacks?: readonly SendCallback[] | null,
+    spilled?: PacketSpill | null,
+  ): void;
 
   close(fn?: () => void): void {
     if (this.readyState !== "open") return;

@@ -19,6 +19,8 @@ import { TransportErrorMessages } from "../errors";
 import { frameLength } from "../frame";
 import type { Packet } from "../packet";
 import type { EngineProtocol } from "../protocol";
+import { writeFrameHeader } from "../frame";
+import { type PacketSpill, RECORD_BINARY, RECORD_NO_COMPRESS } from "../packet-spill";
 import { linkWebSocket, writeFrame } from "../ws-internals";
 import { Spill, SPILL_COPY_MAX } from "./spill";
 import { runCallbacks, type SendCallback, Transport } from "./transport";
@@ -32,11 +34,22 @@ interface Tagged {
   [kTransport]?: WebSocketTransport;
 }
 
-/** Fallback backpressure (no `_socket`): unwritable while ws buffers at least this many bytes. */
-const FALLBACK_HIGH_WATER = 16 * 1024;
+/**
+ * Backpressure through ws (perMessageDeflate, or no `_socket`): unwritable while ws holds at least this many bytes
+ * (its `bufferedAmount`: messages waiting to be compressed plus the socket's unwritten bytes).
+ */
+const WS_HIGH_WATER = 16 * 1024;
 
 const COMPRESS = Object.freeze({ compress: true });
 const NO_COMPRESS = Object.freeze({ compress: false });
+/** ws.send() options for a spilled record (its payload is a Buffer: the frame type must be given). */
+const TEXT_COMPRESS = Object.freeze({ binary: false, compress: true });
+const TEXT_NO_COMPRESS = Object.freeze({ binary: false, compress: false });
+const BINARY_COMPRESS = Object.freeze({ binary: true, compress: true });
+const BINARY_NO_COMPRESS = Object.freeze({ binary: true, compress: false });
+
+/** A frame header being built (copied into the spill at once). */
+const frameHead = Buffer.alloc(10);
 
 let corked: WebSocketTransport[] = [];
 let corkedRaw: Duplex[] = [];
@@ -84,6 +97,12 @@ export class WebSocketTransport extends Transport {
   private readonly spill = new Spill();
   /** The network socket is past its high-water mark and frames go to `spill` until it drains. */
   private spilling = false;
+  /**
+   * Through ws: the records of a session's spilled packets not yet handed to ws, handed over as ws writes what it
+   * holds (the transport is unwritable meanwhile), and what runs once the last one is written.
+   */
+  private pending: PacketSpill | null = null;
+  private pendingDone: ((err?: Error | null) => void) | undefined = undefined;
 
   constructor(ws: WsSocket, perMessageDeflate: boolean, protocol: EngineProtocol) {
     super();
@@ -107,26 +126,54 @@ export class WebSocketTransport extends Transport {
     return this.raw?.remoteAddress;
   }
 
-  send(packets: Packet[], callbacks?: readonly SendCallback[] | null): void {
+  send(
+    packets: Packet[],
+    callbacks?: readonly SendCallback[] | null,
+    spilled?: PacketSpill | null,
+  ): void {
     if (this.socket.readyState !== 1 /* OPEN */) {
       debug("send on a websocket that is not open, %d packets dropped", packets.length);
       return;
     }
+    const tail = spilled !== undefined && spilled !== null && spilled.count > 0 ? spilled : null;
     const raw = this.raw;
-    if (raw === null) {
-      this.sendFallback(packets, callbacks);
+    if (raw === null || !this.preFramed) {
+      if (raw !== null) this.cork(raw);
+      this.sendThroughWs(packets, callbacks, tail);
       return;
     }
     this.cork(raw);
     const last = packets.length - 1;
     for (let i = 0; i <= last; i++) {
-      const done = i === last && callbacks ? this.completion(callbacks) : undefined;
+      const done =
+        i === last && tail === null && callbacks ? this.completion(callbacks) : undefined;
       this.write(raw, packets[i] as Packet, done);
     }
-    if (!this.spilling && raw.writableNeedDrain) {
-      if (this.preFramed) this.startSpilling(raw);
-      else this.awaitDrain(raw);
+    if (tail !== null)
+      this.writeSpilled(raw, tail, callbacks ? this.completion(callbacks) : undefined);
+    if (!this.spilling && raw.writableNeedDrain) this.startSpilling(raw);
+  }
+
+  /**
+   * Pre-framed: a session's spilled packets (queued while it was polling, before the upgrade) framed into the
+   * spill's chunks, record by record; the chunks go to the socket as they fill.
+   */
+  private writeSpilled(
+    raw: NetSocket,
+    tail: PacketSpill,
+    done?: (err?: Error | null) => void,
+  ): void {
+    while (tail.next()) {
+      const payload = tail.payload;
+      const headLength = writeFrameHeader(
+        frameHead,
+        (tail.flags & RECORD_BINARY) !== 0,
+        payload.length,
+      );
+      this.spill.append(raw, frameHead.subarray(0, headLength));
+      this.spill.append(raw, payload, tail.count === 0 ? done : undefined);
     }
+    if (!this.spilling) this.spill.release(raw);
   }
 
   override get lagging(): boolean {
@@ -149,26 +196,91 @@ export class WebSocketTransport extends Transport {
   }
 
   /**
-   * Without the underlying socket: every packet through `ws.send()`; backpressure from ws's `bufferedAmount`
-   * (the transport is unwritable from when it reaches the high-water mark until the last send completes).
+   * perMessageDeflate, or no underlying socket: every packet through `ws.send()`. Backpressure from ws's
+   * `bufferedAmount`, which counts the messages waiting for compression too (they are not in the socket yet): the
+   * transport is unwritable from when it reaches the high-water mark until the last message handed over is written.
+   * A session's spilled packets are handed over record by record while ws holds less than the mark, the rest as
+   * it writes (`pump`).
    */
-  private sendFallback(packets: Packet[], callbacks?: readonly SendCallback[] | null): void {
-    const ws = this.socket;
+  private sendThroughWs(
+    packets: Packet[],
+    callbacks: readonly SendCallback[] | null | undefined,
+    tail: PacketSpill | null,
+  ): void {
     const last = packets.length - 1;
-    for (let i = 0; i < last; i++) this.sendData(packets[i] as Packet);
     const done = callbacks ? this.completion(callbacks) : undefined;
-    const buffered = ws.bufferedAmount;
-    if (typeof buffered === "number" && buffered < FALLBACK_HIGH_WATER) {
-      this.sendData(packets[last] as Packet, done);
+    if (tail === null) {
+      if (last < 0) return;
+      for (let i = 0; i < last; i++) this.sendData(packets[i] as Packet);
+      this.sendData(packets[last] as Packet, this.lastCallback(done));
       return;
     }
+    for (let i = 0; i <= last; i++) this.sendData(packets[i] as Packet);
+    this.pending = tail;
+    this.pendingDone = done;
+    this.pump();
+  }
+
+  /** Hands pending records to ws until it holds its high-water mark (then waits for that record's write). */
+  private pump(): void {
+    const tail = this.pending as PacketSpill;
+    const ws = this.socket;
+    while (tail.next()) {
+      if (tail.count === 0) {
+        const done = this.pendingDone;
+        this.pending = null;
+        this.pendingDone = undefined;
+        this.sendRecord(tail, this.lastCallback(done));
+        return;
+      }
+      if (this.wsBuffered() >= WS_HIGH_WATER) {
+        this.writable = false;
+        this.sendRecord(tail, (err) => {
+          if (err || this.readyState !== "open" || ws.readyState !== 1 /* OPEN */) return;
+          if (this.pending === tail) this.pump();
+        });
+        return;
+      }
+      this.sendRecord(tail);
+    }
+  }
+
+  /**
+   * The callback of the last message of a write: `done` as it is while ws holds less than its high-water mark and
+   * nothing was pending; otherwise the transport is unwritable until this message is written.
+   */
+  private lastCallback(
+    done?: (err?: Error | null) => void,
+  ): ((err?: Error | null) => void) | undefined {
+    if (this.writable && this.wsBuffered() < WS_HIGH_WATER) return done;
     this.writable = false;
-    this.sendData(packets[last] as Packet, (err) => {
+    const ws = this.socket;
+    return (err) => {
       done?.(err);
       if (this.writable || this.readyState !== "open" || ws.readyState !== 1 /* OPEN */) return;
       this.writable = true;
       this.owner?.onTransportReady(this);
-    });
+    };
+  }
+
+  /** What ws holds (a WebSocket engine without `bufferedAmount` counts as full: every write is awaited). */
+  private wsBuffered(): number {
+    const buffered = this.socket.bufferedAmount;
+    return typeof buffered === "number" ? buffered : Infinity;
+  }
+
+  /** The record `tail` just read, as one message. */
+  private sendRecord(tail: PacketSpill, done?: (err?: Error | null) => void): void {
+    const flags = tail.flags;
+    const options =
+      flags & RECORD_BINARY
+        ? flags & RECORD_NO_COMPRESS
+          ? BINARY_NO_COMPRESS
+          : BINARY_COMPRESS
+        : flags & RECORD_NO_COMPRESS
+          ? TEXT_NO_COMPRESS
+          : TEXT_COMPRESS;
+    this.socket.send(tail.payload, options, done);
   }
 
   private sendData(packet: Packet, done?: (err?: Error | null) => void): void {
@@ -180,27 +292,7 @@ export class WebSocketTransport extends Transport {
     this.socket.send(data, packet.options?.compress === false ? NO_COMPRESS : COMPRESS, done);
   }
 
-  /**
-   * Backpressure, ws framing (perMessageDeflate): while the socket holds more than its high-water mark, the
-   * transport is not writable, so the session keeps packets in its own buffer and volatile packets are dropped,
-   * until the socket drains.
-   * (socket.io's transport is unwritable during every single write; this one only when the peer lags.)
-   */
-  private awaitDrain(raw: NetSocket): void {
-    if (!this.writable) return;
-    this.writable = false;
-    raw.once("drain", () => {
-      if (this.readyState !== "open" || this.socket.readyState !== 1 /* OPEN */) return;
-      this.writable = true;
-      this.owner?.onTransportReady(this);
-    });
-  }
-
   private write(raw: NetSocket, packet: Packet, done?: (err?: Error | null) => void): void {
-    if (!this.preFramed) {
-      this.sendData(packet, done);
-      return;
-    }
     const prepared = packet.prepared;
     // a broadcast's frame is built once for all its targets; a lagging target copies it like its own frames
     const frame =
@@ -237,21 +329,31 @@ export class WebSocketTransport extends Transport {
   }
 
   override get bufferedAmount(): number {
-    return this.raw !== null
-      ? this.raw.writableLength + this.spill.length
-      : this.socket.bufferedAmount;
+    const pending = this.pending === null ? 0 : this.pending.bytes;
+    return this.preFramed
+      ? (this.raw as NetSocket).writableLength + this.spill.length
+      : this.socket.bufferedAmount + pending;
   }
 
   override terminate(): void {
     if (this.readyState !== "open") return;
     this.readyState = "closing";
     this.spill.clear();
+    this.pending?.clear();
+    this.pending = null;
     this.socket.terminate();
   }
 
   protected doClose(fn?: () => void): void {
-    // the spilled frames go before ws's close frame
-    if (this.raw !== null) this.spill.release(this.raw);
+    // the spilled frames, and the records not yet handed to ws, go before ws's close frame
+    if (this.raw !== null && this.preFramed) this.spill.release(this.raw);
+    const pending = this.pending;
+    if (pending !== null) {
+      const done = this.pendingDone;
+      this.pending = null;
+      this.pendingDone = undefined;
+      while (pending.next()) this.sendRecord(pending, pending.count === 0 ? done : undefined);
+    }
     this.socket.close();
     fn?.();
   }
@@ -273,6 +375,8 @@ export class WebSocketTransport extends Transport {
   /** @internal */
   closed(): void {
     this.spill.clear();
+    this.pending = null;
+    this.pendingDone = undefined;
     this.onClose();
   }
 
