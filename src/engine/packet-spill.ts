@@ -129,7 +129,7 @@ export class PacketSpill {
     return packet;
   }
 
-  /** Counts the records as sent on `transport` (the metrics' traffic counter), without reading them. */
+  /** @internal Counts the records as sent on `transport` (the metrics' traffic counter), without reading them. */
   countOut(counter: EngineTrafficCounter, transport: string): void {
     const chunks = this.chunks;
     const endOf = (index: number): number =>
