@@ -94,14 +94,15 @@ export function adapterSuite(name: string, makeCluster: () => Promise<Cluster>) 
     }
 
     /**
-     * Waits until node 0 counts every node in `nsp`. Adapters that learn the nodes by heartbeat (Postgres, the
-     * node:cluster one) know a namespace's nodes only once their announcements have arrived; requests sent before
-     * would rightly wait for fewer answers.
+     * Waits until node 0 counts `nodes` nodes (every node by default) in `nsp`. Adapters that learn the nodes by
+     * heartbeat (Postgres, the node:cluster one) know a namespace's nodes only once their announcements have
+     * arrived; requests sent before would rightly wait for fewer answers. A node counted listens to the namespace's
+     * channel (it speaks only once it hears), so broadcasts sent afterwards reach it.
      */
-    async function allNodesKnown(nsp: string): Promise<void> {
+    async function allNodesKnown(nsp: string, nodes = cluster.nodes.length): Promise<void> {
       const deadline = Date.now() + 15000;
       const adapter = cluster.nodes[0]!.io.of(nsp).adapter;
-      while ((await adapter.serverCount()) !== cluster.nodes.length) {
+      while ((await adapter.serverCount()) !== nodes) {
         if (Date.now() > deadline) throw new Error(`node 0 does not count every node in ${nsp}`);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
@@ -118,6 +119,8 @@ export function adapterSuite(name: string, makeCluster: () => Promise<Cluster>) 
       const a = await connect(0, nsp, ["r1"]);
       const b = await connect(1, nsp, ["r1", "r2"]);
       const c = await connect(2, nsp, ["r2"]);
+      // a node listens to a new namespace's channel asynchronously (Postgres: LISTEN); what is sent before is not for it
+      await allNodesKnown(nsp);
       const io0 = cluster.nodes[0]!.io;
       const got = [a, b, c].map((x) => collect(x.client, "m"));
 
@@ -152,6 +155,7 @@ export function adapterSuite(name: string, makeCluster: () => Promise<Cluster>) 
       const nsp = freshNsp();
       const a = await connect(0, nsp);
       const b = await connect(1, nsp);
+      await allNodesKnown(nsp, Math.min(2, cluster.nodes.length));
       const arrived = Promise.all([
         next<[ArrayBuffer]>(a.client, "bin"),
         next<[ArrayBuffer]>(b.client, "bin"),
