@@ -7,8 +7,18 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { createClient } from "redis";
 import type { Socket as ClientSocket } from "socket.io-client";
-import { closeClients, drop, moveTo, record, startNode, uniqueKey, until } from "./cluster";
+import {
+  closeClients,
+  drop,
+  moveTo,
+  record,
+  REDIS_URL,
+  startNode,
+  uniqueKey,
+  until,
+} from "./cluster";
 
 async function scenario(client: "redis" | "ioredis"): Promise<void> {
   const key = uniqueKey(`streams-recovery-${client}`);
@@ -18,6 +28,8 @@ async function scenario(client: "redis" | "ioredis"): Promise<void> {
     startNode({ ...base, name: "B", impl: "switchyard", adapter: "switchyard" }),
     startNode({ ...base, name: "C", impl: "switchyard", adapter: "switchyard" }),
   ]);
+  const redis = createClient({ url: REDIS_URL });
+  await redis.connect();
   try {
     const join = async (s: ClientSocket, room: string) => {
       await s.timeout(15000).emitWithAck("join", room);
@@ -47,7 +59,11 @@ async function scenario(client: "redis" | "ioredis"): Promise<void> {
     await drop(y);
     B.kill();
     // sent while they are away, from the node none of them was on
+    const stream = `${key}-stream`;
+    const length = await redis.xLen(stream);
     await C.run({ cmd: "emit", rooms: ["rx", "ry", "rz"], event: "news", args: ["missed-1"] });
+    // a node's emit returns before its XADD is answered: missed-2, from another node, must come after it
+    await until(async () => (await redis.xLen(stream)) > length, "missed-1 in the stream");
     await C.run({ cmd: "emit", rooms: ["elsewhere"], event: "news", args: ["not-theirs"] });
     await C.run({ cmd: "emit", flags: { volatile: true }, event: "news", args: ["volatile"] });
     await A.run({ cmd: "emit", event: "news", args: ["missed-2"] });
@@ -80,6 +96,7 @@ async function scenario(client: "redis" | "ioredis"): Promise<void> {
     assert.deepEqual(await C.run({ cmd: "errors" }), []);
   } finally {
     closeClients();
+    await redis.quit();
     await Promise.all([A.stop(), B.stop(), C.stop()]);
   }
 }
