@@ -491,6 +491,8 @@ export class RedisStreamsAdapter extends ClusterAdapter {
    * adapter did not send; a dropped XADD has no offset: see the README).
    */
   readonly publishes: PendingPublishes;
+  /** The local delivery of the last broadcast still waiting for its XADD (a refused one is delivered after it). */
+  private lastDelivery?: Promise<void>;
   /** The subscription of the channels on the transport's connection. */
   private attached?: Promise<unknown>;
   private subscribed?: Promise<void>;
@@ -747,10 +749,20 @@ export class RedisStreamsAdapter extends ClusterAdapter {
       this.reportError(err);
       return this.localBroadcast(packet, opts);
     }
-    // too many publishes waiting for Redis: this node's clients get it at once, without an offset (it has no
-    // entry in the stream: the other nodes never get it and no client can recover it)
-    if (!sent) return this.localBroadcast(packet, opts);
-    return new Promise<void>((resolve) => {
+    // too many publishes waiting for Redis: this node's clients get it without an offset (it has no entry in
+    // the stream: the other nodes never get it and no client can recover it), right after the broadcasts still
+    // waiting for their XADD, so that they get them in order
+    if (!sent) {
+      const previous = this.lastDelivery;
+      if (!previous) return this.localBroadcast(packet, opts);
+      const delivery = previous.then(() => this.localBroadcast(packet, opts));
+      this.lastDelivery = delivery;
+      void delivery.then(() => {
+        if (this.lastDelivery === delivery) this.lastDelivery = undefined;
+      });
+      return delivery;
+    }
+    const delivery = new Promise<void>((resolve) => {
       let delivered = false;
       const deliver = (offset: string | undefined) => {
         if (delivered) return;
@@ -758,6 +770,7 @@ export class RedisStreamsAdapter extends ClusterAdapter {
         clearTimeout(timer);
         this.addOffsetIfNecessary(packet, opts, offset);
         this.localBroadcast(packet, opts);
+        if (this.lastDelivery === delivery) this.lastDelivery = undefined;
         resolve();
       };
       const timer = setTimeout(() => {
@@ -776,6 +789,8 @@ export class RedisStreamsAdapter extends ClusterAdapter {
         deliver(undefined);
       });
     });
+    this.lastDelivery = delivery;
+    return delivery;
   }
 
   // ---- receiving ----------------------------------------------------------------------------------------
