@@ -270,3 +270,18 @@ for (const mode of ["classic", "sharded", "streams"] as const) {
     }
   });
 }
+
+test("maxPendingPublishes and maxPendingPublishBytes must be numbers >= 1 (Infinity: no bound)", () => {
+  const client = createClient();
+  for (const bad of [0, -1, Number.NaN, "10" as unknown as number]) {
+    for (const option of ["maxPendingPublishes", "maxPendingPublishBytes"]) {
+      const opts = { [option]: bad };
+      assert.throws(() => createAdapter(client, client, opts), RangeError);
+      assert.throws(() => createShardedAdapter(client, client, opts), RangeError);
+      assert.throws(() => createStreamsAdapter(client, opts), RangeError);
+    }
+  }
+  const unbounded = { maxPendingPublishes: Infinity, maxPendingPublishBytes: Infinity };
+  assert.equal(typeof createAdapter(client, client, unbounded), "function");
+  assert.equal(typeof createStreamsAdapter(client, unbounded), "function");
+});

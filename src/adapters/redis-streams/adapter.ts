@@ -732,7 +732,8 @@ export class RedisStreamsAdapter extends ClusterAdapter {
    * the same offset). If Redis fails, or has not answered within REDIS_ANSWER_DEADLINE_MS (a client holds its commands
    * while reconnecting: node-redis's offline queue), the local delivery happens without an offset and the error
    * goes to the `error` event (once until Redis answers); an entry that Redis takes later still reaches the
-   * other nodes. Past `maxPendingPublishes` / `maxPendingPublishBytes` no XADD is sent: delivered locally at once.
+   * other nodes. Past `maxPendingPublishes` / `maxPendingPublishBytes` no XADD is sent: delivered locally without
+   * waiting (after the broadcasts still waiting for their XADD).
    */
   override broadcast(packet: AdapterPacket, opts: BroadcastOptions): void | Promise<void> {
     if (opts.flags?.local || this.closed) return this.localBroadcast(packet, opts);
