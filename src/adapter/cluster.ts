@@ -80,6 +80,16 @@ export abstract class ClusterAdapter extends MultiNodeAdapter {
     this.reportFailure(() => this.doPublish(message));
   }
 
+  /**
+   * For a subclass whose backend refused `message` (not sent: e.g. too many publishes waiting for Redis): a
+   * request waiting for answers to it (fetchSockets, serverSideEmit with ack) ends at once with `reason`, as its
+   * timeout would have ended it. A broadcast with acks is left to its own timeout.
+   */
+  protected publishRefused(message: ClusterMessage, reason: string): void {
+    const requestId = message.data?.requestId;
+    if (typeof requestId === "string") this.endRequest(requestId, reason);
+  }
+
   /** Publishes and resolves with the offset the backend gave the message ("" when it gives none). */
   protected async publishAndReturnOffset(message: ClusterMessage): Promise<string> {
     message.uid = this.uid;

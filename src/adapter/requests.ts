@@ -237,6 +237,19 @@ export abstract class MultiNodeAdapter extends Adapter {
   }
 
   /**
+   * Ends the pending request `requestId` at once, as its timeout would (a RequestTimeoutError holding the
+   * answers so far, with `reason` for message): its message could not be sent, no answer will come.
+   */
+  protected endRequest(requestId: string, reason: string): void {
+    const request = this.requests.get(requestId);
+    if (!request) return;
+    clearTimeout(request.timer);
+    this.requests.delete(requestId);
+    if (request.startedAt !== 0) this.publishRequest(requestId, request, "aborted");
+    request.collector.done(new RequestTimeoutError(reason, request.collector.answers()));
+  }
+
+  /**
    * A node went away: the requests waiting for it stop doing so, and those it was the last to owe an answer to
    * complete at once with the answers received so far.
    */

@@ -42,6 +42,14 @@ import { AdapterErrorMessage } from "../../adapter/errors";
 import { hasBinary } from "../../parser/binary";
 import { RedisTransport, type RedisClient } from "../redis/client";
 import {
+  DEFAULT_MAX_PENDING_PUBLISHES,
+  DEFAULT_MAX_PENDING_PUBLISH_BYTES,
+  PUBLISH_REFUSED,
+  PendingPublishes,
+  publishBounds,
+  type PublishBoundOptions,
+} from "../redis/pending-publishes";
+import {
   checkClient,
   command,
   disconnect,
@@ -56,7 +64,7 @@ import { SessionWriter } from "./session-writer";
 
 const debug = createDebug("switchyard:redis-streams");
 
-export interface RedisStreamsAdapterOptions extends ClusterAdapterOptions {
+export interface RedisStreamsAdapterOptions extends ClusterAdapterOptions, PublishBoundOptions {
   /** Name of the stream, or prefix of the streams when `streamCount` > 1. Default "socket.io". */
   streamName?: string;
   /** Number of streams; a namespace goes to one of them by the hash of its name. Default 1. */
@@ -430,8 +438,11 @@ export function createAdapter(
     saveLiveSessions: true,
     maxPendingSessionSaves: 10000,
     subscriberPingInterval: 5000,
+    maxPendingPublishes: DEFAULT_MAX_PENDING_PUBLISHES,
+    maxPendingPublishBytes: DEFAULT_MAX_PENDING_PUBLISH_BYTES,
     ...stripUndefined(opts),
   };
+  publishBounds(options);
   if (!Number.isInteger(options.streamCount) || options.streamCount < 1)
     throw new RangeError("streamCount must be a positive integer");
   if (!Number.isInteger(options.maxPendingSessionSaves) || options.maxPendingSessionSaves < 1)
@@ -474,6 +485,14 @@ export class RedisStreamsAdapter extends ClusterAdapter {
   readonly publicChannel: string;
   readonly privateChannel: string;
   private transport?: RedisTransport;
+  /**
+   * The publishes (XADD, PUBLISH) waiting in the client, bounded (`maxPendingPublishes`,
+   * `maxPendingPublishBytes`): `publishes.pending`, `publishes.pendingBytes`, and `publishes.dropped` (those this
+   * adapter did not send; a dropped XADD has no offset: see the README).
+   */
+  readonly publishes: PendingPublishes;
+  /** The local delivery of the last broadcast still waiting for its XADD (a refused one is delivered after it). */
+  private lastDelivery?: Promise<void>;
   /** The subscription of the channels on the transport's connection. */
   private attached?: Promise<unknown>;
   private subscribed?: Promise<void>;
@@ -500,6 +519,7 @@ export class RedisStreamsAdapter extends ClusterAdapter {
     this.streamName = streamFor(nsp.name, opts.streamName, opts.streamCount);
     this.publicChannel = `${opts.channelPrefix}#${nsp.name}#`;
     this.privateChannel = `${this.publicChannel}${this.uid}#`;
+    this.publishes = new PendingPublishes(this.client, opts, (err) => this.reportError(err));
   }
 
   /**
@@ -626,11 +646,19 @@ export class RedisStreamsAdapter extends ClusterAdapter {
     return fields;
   }
 
-  private pubsubPublish(channel: string, message: ClusterMessage): Promise<unknown> {
+  /** PUBLISH / SPUBLISH, unless too many publishes wait for Redis (then undefined; see pending-publishes.ts). */
+  private pubsubPublish(channel: string, message: ClusterMessage): Promise<unknown> | undefined {
     const payload = notepack.encode(message) as Buffer;
-    return this.opts.useShardedPubSub
-      ? this.command(["SPUBLISH", channel], payload)
-      : this.command(["PUBLISH", channel], payload);
+    if (!this.publishes.admit(payload.length)) return undefined;
+    let sending: Promise<unknown>;
+    try {
+      sending = this.opts.useShardedPubSub
+        ? this.command(["SPUBLISH", channel], payload)
+        : this.command(["PUBLISH", channel], payload);
+    } catch (err) {
+      sending = Promise.reject(err);
+    }
+    return this.publishes.track(sending, payload.length);
   }
 
   private command(args: string[], payload?: Buffer): Promise<unknown> {
@@ -647,10 +675,17 @@ export class RedisStreamsAdapter extends ClusterAdapter {
     return spublish.call(c, args[1] as string, payload);
   }
 
-  /** XADD; resolves with the entry id (the offset). */
-  private xadd(message: ClusterMessage): Promise<string> {
+  /**
+   * XADD; resolves with the entry id (the offset), or undefined when it failed (reported once until Redis
+   * answers). Undefined when too many publishes wait for Redis: not sent (see pending-publishes.ts), so the
+   * message has no entry, and no offset.
+   */
+  private xadd(message: ClusterMessage): Promise<string | undefined> | undefined {
     const fields = this.entryFields(message);
-    return command(this.client, [
+    // the entry's size is its data's (the other fields are a few dozen bytes)
+    const size = (fields[7]?.length ?? 0) + 64;
+    if (!this.publishes.admit(size)) return undefined;
+    const sending = command(this.client, [
       "XADD",
       this.streamName,
       "MAXLEN",
@@ -658,7 +693,9 @@ export class RedisStreamsAdapter extends ClusterAdapter {
       String(this.opts.maxLen),
       "*",
       ...fields,
-    ]).then((id) => {
+    ]);
+    return this.publishes.track(sending, size).then((id) => {
+      if (id === undefined) return undefined;
       if (debug.enabled)
         debug("[%s] appended %s to %s (type %s)", this.uid, id, this.streamName, message.type);
       return String(id);
@@ -667,11 +704,15 @@ export class RedisStreamsAdapter extends ClusterAdapter {
 
   protected override async doPublish(message: ClusterMessage): Promise<string> {
     if (this.closed) return "";
-    if (isEphemeral(message)) {
-      await this.pubsubPublish(this.publicChannel, message);
+    const sending = isEphemeral(message)
+      ? this.pubsubPublish(this.publicChannel, message)
+      : this.xadd(message);
+    if (!sending) {
+      this.publishRefused(message, `${PUBLISH_REFUSED}: the request was not sent`);
       return "";
     }
-    return this.xadd(message);
+    const offset = await sending;
+    return typeof offset === "string" ? offset : "";
   }
 
   protected override async doPublishResponse(
@@ -679,6 +720,7 @@ export class RedisStreamsAdapter extends ClusterAdapter {
     response: ClusterMessage,
   ): Promise<void> {
     if (this.closed) return;
+    // refused (too many publishes waiting for Redis): the requester times out, as without an answer
     await this.pubsubPublish(
       `${this.opts.channelPrefix}#${this.nsp.name}#${requesterUid}#`,
       response,
@@ -689,7 +731,9 @@ export class RedisStreamsAdapter extends ClusterAdapter {
    * Appends to the stream first, then delivers locally with the entry id as the offset (so every node sends
    * the same offset). If Redis fails, or has not answered within REDIS_ANSWER_DEADLINE_MS (a client holds its commands
    * while reconnecting: node-redis's offline queue), the local delivery happens without an offset and the error
-   * goes to the `error` event; an entry that Redis takes later still reaches the other nodes.
+   * goes to the `error` event (once until Redis answers); an entry that Redis takes later still reaches the
+   * other nodes. Past `maxPendingPublishes` / `maxPendingPublishBytes` no XADD is sent: delivered locally without
+   * waiting (after the broadcasts still waiting for their XADD).
    */
   override broadcast(packet: AdapterPacket, opts: BroadcastOptions): void | Promise<void> {
     if (opts.flags?.local || this.closed) return this.localBroadcast(packet, opts);
@@ -699,14 +743,27 @@ export class RedisStreamsAdapter extends ClusterAdapter {
       uid: this.uid,
       nsp: this.nsp.name,
     };
-    let sent: Promise<string>;
+    let sent: Promise<string | undefined> | undefined;
     try {
       sent = this.xadd(message);
     } catch (err) {
       this.reportError(err);
       return this.localBroadcast(packet, opts);
     }
-    return new Promise<void>((resolve) => {
+    // too many publishes waiting for Redis: this node's clients get it without an offset (it has no entry in
+    // the stream: the other nodes never get it and no client can recover it), right after the broadcasts still
+    // waiting for their XADD, so that they get them in order
+    if (!sent) {
+      const previous = this.lastDelivery;
+      if (!previous) return this.localBroadcast(packet, opts);
+      const delivery = previous.then(() => this.localBroadcast(packet, opts));
+      this.lastDelivery = delivery;
+      void delivery.then(() => {
+        if (this.lastDelivery === delivery) this.lastDelivery = undefined;
+      });
+      return delivery;
+    }
+    const delivery = new Promise<void>((resolve) => {
       let delivered = false;
       const deliver = (offset: string | undefined) => {
         if (delivered) return;
@@ -714,12 +771,16 @@ export class RedisStreamsAdapter extends ClusterAdapter {
         clearTimeout(timer);
         this.addOffsetIfNecessary(packet, opts, offset);
         this.localBroadcast(packet, opts);
+        if (this.lastDelivery === delivery) this.lastDelivery = undefined;
         resolve();
       };
       const timer = setTimeout(() => {
-        this.reportError(
+        // once until Redis answers a publish: during an outage every broadcast would report it
+        this.publishes.reportOnce(
+          "late",
           new Error(
-            `no answer from Redis to XADD in ${REDIS_ANSWER_DEADLINE_MS} ms: delivered without an offset`,
+            `no answer from Redis to XADD in ${REDIS_ANSWER_DEADLINE_MS} ms: delivered without an offset ` +
+              `(reported once until Redis answers)`,
           ),
         );
         deliver(undefined);
@@ -729,6 +790,8 @@ export class RedisStreamsAdapter extends ClusterAdapter {
         deliver(undefined);
       });
     });
+    this.lastDelivery = delivery;
+    return delivery;
   }
 
   // ---- receiving ----------------------------------------------------------------------------------------

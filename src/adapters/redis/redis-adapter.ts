@@ -44,6 +44,12 @@ import {
   localSessionStore,
 } from "../../adapter/sessions";
 import { RedisTransport, type RedisClient } from "./client";
+import {
+  PUBLISH_REFUSED,
+  PendingPublishes,
+  publishBounds,
+  type PublishBoundOptions,
+} from "./pending-publishes";
 
 const debug = createDebug("switchyard:redis");
 
@@ -68,7 +74,7 @@ export interface RedisParser {
   decode(data: Buffer): unknown;
 }
 
-export interface RedisAdapterOptions {
+export interface RedisAdapterOptions extends PublishBoundOptions {
   /** Prefix of every channel. Default "socket.io". */
   key?: string;
   /** How long to wait for the other nodes' answers (fetchSockets, serverSideEmit with ack, allRooms). Default 5000 ms. */
@@ -106,6 +112,7 @@ export function createAdapter(
   subClient: RedisClient,
   opts: RedisAdapterOptions = {},
 ): (nsp: AdapterNamespace) => RedisAdapter {
+  publishBounds(opts);
   // a plain function, so that servers calling it with `new` (as socket.io does) get the adapter too
   return function (nsp: AdapterNamespace) {
     return new RedisAdapter(nsp, pubClient, subClient, opts);
@@ -123,6 +130,11 @@ export class RedisAdapter extends MultiNodeAdapter {
   readonly specificResponseChannel: string;
 
   private readonly transport: RedisTransport;
+  /**
+   * The publishes waiting in the pub client, bounded (`maxPendingPublishes`, `maxPendingPublishBytes`):
+   * `publishes.pending`, `publishes.pendingBytes`, and `publishes.dropped` (those this adapter did not send).
+   */
+  readonly publishes: PendingPublishes;
   private subscribed?: Promise<void>;
   private closed = false;
   /**
@@ -147,6 +159,7 @@ export class RedisAdapter extends MultiNodeAdapter {
     this.responseChannel = `${key}-response#${nsp.name}#`;
     this.specificResponseChannel = `${this.responseChannel}${this.uid}#`;
     this.transport = new RedisTransport(pubClient, subClient, (err) => this.reportError(err));
+    this.publishes = new PendingPublishes(pubClient, opts, (err) => this.reportError(err));
   }
 
   protected override requestTypeName(type: number): string {
@@ -189,9 +202,23 @@ export class RedisAdapter extends MultiNodeAdapter {
     this.transport.detach();
   }
 
-  private publish(channel: string, message: string | Buffer): void {
-    if (this.closed) return;
-    this.reportFailure(() => this.transport.publish(channel, message));
+  /**
+   * Hands a PUBLISH to the pub client, unless too many are waiting for Redis (then false, reported once until
+   * Redis answers: see pending-publishes.ts). A failure goes to the `error` event (once until Redis answers).
+   */
+  private publish(channel: string, message: string | Buffer): boolean {
+    if (this.closed) return false;
+    // a string's length for its bytes: the bound needs their order of magnitude, not a UTF-8 count
+    const size = message.length;
+    if (!this.publishes.admit(size)) return false;
+    let sending: Promise<unknown>;
+    try {
+      sending = this.transport.publish(channel, message);
+    } catch (err) {
+      sending = Promise.reject(err);
+    }
+    void this.publishes.track(sending, size);
+    return true;
   }
 
   /**
@@ -521,7 +548,8 @@ export class RedisAdapter extends MultiNodeAdapter {
     }
     const take = (answer: unknown) => collector.take(answer as Record<string, unknown>);
     this.awaitAnswers(requestId, type, expected, timeout, { ...collector, take }, timeoutMessage);
-    this.publish(this.requestChannel, message);
+    if (!this.publish(this.requestChannel, message))
+      this.endRequest(requestId, `${PUBLISH_REFUSED}: the request was not sent`);
   }
 
   /**

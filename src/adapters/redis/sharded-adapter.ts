@@ -32,12 +32,18 @@ import {
   localSessionStore,
 } from "../../adapter/sessions";
 import { RedisTransport, type RedisClient } from "./client";
+import {
+  PUBLISH_REFUSED,
+  PendingPublishes,
+  publishBounds,
+  type PublishBoundOptions,
+} from "./pending-publishes";
 
 const debug = createDebug("switchyard:redis:sharded");
 
 export type SubscriptionMode = "static" | "dynamic" | "dynamic-private";
 
-export interface ShardedRedisAdapterOptions extends ClusterAdapterOptions {
+export interface ShardedRedisAdapterOptions extends ClusterAdapterOptions, PublishBoundOptions {
   /** Prefix of every channel. Default "socket.io". */
   channelPrefix?: string;
   /**
@@ -63,6 +69,7 @@ export function createShardedAdapter(
   subClient: RedisClient,
   opts: ShardedRedisAdapterOptions = {},
 ): (nsp: AdapterNamespace) => ShardedRedisAdapter {
+  publishBounds(opts);
   // a plain function, so that servers calling it with `new` (as socket.io does) get the adapter too
   return function (nsp: AdapterNamespace) {
     return new ShardedRedisAdapter(nsp, pubClient, subClient, opts);
@@ -74,6 +81,11 @@ export class ShardedRedisAdapter extends ClusterAdapter {
   readonly responseChannel: string;
   readonly subscriptionMode: SubscriptionMode;
   private readonly transport: RedisTransport;
+  /**
+   * The publishes waiting in the pub client, bounded (`maxPendingPublishes`, `maxPendingPublishBytes`):
+   * `publishes.pending`, `publishes.pendingBytes`, and `publishes.dropped` (those this adapter did not send).
+   */
+  readonly publishes: PendingPublishes;
   private readonly handler = (channel: string, message: Buffer) =>
     this.onRawMessage(channel, message);
   private subscribed?: Promise<void>;
@@ -98,6 +110,7 @@ export class ShardedRedisAdapter extends ClusterAdapter {
     this.channel = `${prefix}#${nsp.name}#`;
     this.responseChannel = `${this.channel}${this.uid}#`;
     this.transport = new RedisTransport(pubClient, subClient, (err) => this.reportError(err));
+    this.publishes = new PendingPublishes(pubClient, opts, (err) => this.reportError(err));
     this.sessions = localSessionStore(nsp, { onRoomReleased: (room) => this.releaseRoom(room) });
     if (this.subscriptionMode !== "static") {
       this.on("create-room", (room: Room) => {
@@ -202,7 +215,9 @@ export class ShardedRedisAdapter extends ClusterAdapter {
     if (this.closed) return "";
     const channel = this.computeChannel(message);
     if (debug.enabled) debug("publishing a message of type %d to %s", message.type, channel);
-    await this.transport.spublish(channel, this.encodeMessage(message));
+    const sending = this.spublish(channel, this.encodeMessage(message));
+    if (sending) await sending;
+    else this.publishRefused(message, `${PUBLISH_REFUSED}: the request was not sent`);
     return "";
   }
 
@@ -211,7 +226,18 @@ export class ShardedRedisAdapter extends ClusterAdapter {
     response: ClusterMessage,
   ): Promise<void> {
     if (this.closed) return;
-    await this.transport.spublish(`${this.channel}${requesterUid}#`, this.encodeMessage(response));
+    await this.spublish(`${this.channel}${requesterUid}#`, this.encodeMessage(response));
+  }
+
+  /**
+   * SPUBLISH, unless too many publishes are waiting for Redis (then undefined, reported once until Redis
+   * answers: see pending-publishes.ts); a failure is reported (once until Redis answers), not rejected.
+   */
+  private spublish(channel: string, payload: string | Buffer): Promise<unknown> | undefined {
+    // a string's length for its bytes: the bound needs their order of magnitude, not a UTF-8 count
+    const size = payload.length;
+    if (!this.publishes.admit(size)) return undefined;
+    return this.publishes.track(this.transport.spublish(channel, payload), size);
   }
 
   private onRawMessage(channel: string, raw: Buffer): void {
