@@ -21,6 +21,12 @@ export interface ClusterNode {
   run<T = unknown>(cmd: Omit<Command, "id">): Promise<T>;
   /** A socket.io-client 4.8 client of this node, connected. */
   client(nsp?: string): Promise<ClientSocket>;
+  /**
+   * Disconnects the clients made by `client()` on this node, and only those: scenarios that run at once in one
+   * process (mixed-streams.test.ts) each close their own clients, where the global closeClients() would cut
+   * the other scenario's clients off in the middle of its checks.
+   */
+  closeClients(): void;
   stop(): Promise<void>;
   kill(): void;
 }
@@ -42,6 +48,7 @@ export async function startNode(
   const child = full.mode === "cluster" ? forkWorker(full) : forkNode(full);
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   const unhandled: string[] = [];
+  const ownClients = new Set<ClientSocket>();
   let nextId = 1;
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`node ${full.name} did not start`)), 60000);
@@ -112,8 +119,16 @@ export async function startNode(
         transports: ["websocket"],
       });
       clientsToClose.add(socket);
+      ownClients.add(socket);
       await connected(socket, `a client of ${full.name}`);
       return socket;
+    },
+    closeClients() {
+      for (const socket of ownClients) {
+        socket.disconnect();
+        clientsToClose.delete(socket);
+      }
+      ownClients.clear();
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -150,6 +165,7 @@ function forkWorker(config: NodeConfig): ChildProcess {
   return cluster.fork({ SY_NODE_CONFIG: JSON.stringify(config) }).process;
 }
 
+/** Disconnects every client made by any node's `client()` (for tests that run one scenario at a time). */
 export function closeClients(): void {
   for (const socket of clientsToClose) socket.disconnect();
   clientsToClose.clear();

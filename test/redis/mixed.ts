@@ -5,15 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type { Socket as ClientSocket } from "socket.io-client";
-import {
-  closeClients,
-  disconnected,
-  record,
-  startNode,
-  uniqueKey,
-  until,
-  type ClusterNode,
-} from "./cluster";
+import { disconnected, record, startNode, uniqueKey, until, type ClusterNode } from "./cluster";
 import type { NodeConfig } from "./node";
 
 export interface Scenario {
@@ -288,8 +280,14 @@ export async function mixedCluster(s: Scenario): Promise<void> {
     // no adapter errors, no unhandled rejections on either node
     assert.deepEqual(await B.run({ cmd: "errors" }), []);
     assert.deepEqual([...A.unhandled, ...B.unhandled], []);
+  } catch (err) {
+    // scenarios may run at once (mixed-streams.test.ts): the message says which one failed
+    if (err instanceof Error) err.message = `[${s.mode}/${s.client}] ${err.message}`;
+    throw err;
   } finally {
-    closeClients();
+    // this scenario's clients only: another scenario running at once keeps its own
+    A.closeClients();
+    B.closeClients();
     await Promise.all([A.stop(), B.stop()]);
   }
 }

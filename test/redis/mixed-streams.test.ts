@@ -4,10 +4,10 @@
  * utility method in both directions (test/redis/mixed.ts), with both Redis clients. Recovery between the two
  * kinds of nodes, both ways: streams-recovery.test.ts.
  *
- * Not in `npm test` (named .unstable.ts): green in ~60 runs on 2026-12-02, then one failure in a full suite run
- * ("the marker after local-A": a broadcast of the official node not seen in time), and 2 of 3 in a loop after
- * the move to node-redis 5.12.1 (once the official node's own client missed its room broadcast). Run it alone with
- * `node --import tsx --test test/redis/mixed-streams.unstable.ts`; on a failure it names the clients missing it.
+ * The two scenarios run at once in this process, so each closes only its own clients (ClusterNode.closeClients).
+ * Until 2026-12-02 both called the global closeClients(), and the first to end disconnected the other's clients
+ * in the middle of its checks, which then timed out waiting for a broadcast that no client of its was left to
+ * receive: that kept this file out of `npm test` as "flaky", the official node being suspected at first.
  */
 import { test } from "node:test";
 import { mixedCluster } from "./mixed";
