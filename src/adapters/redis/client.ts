@@ -50,6 +50,8 @@ interface IoRedis extends EventSource {
   call(command: string, ...args: string[]): Promise<unknown>;
   isCluster?: boolean;
   nodes?(role: "master"): IoRedis[];
+  /** "wait", "connecting", "connect" (handshake), "ready", "close", "reconnecting", "end". */
+  status?: string;
 }
 
 function isNodeRedis(client: object): client is NodeRedis {
@@ -100,6 +102,55 @@ function listen(source: EventSource, event: string, listener: Fanned): () => voi
   };
 }
 
+/**
+ * The (un)subscriptions held back from one ioredis connection during its handshake, in call order.
+ *
+ * ioredis (5.8.2 to at least 5.9.2, redis/ioredis#2037) writes a (S|P)SUBSCRIBE at once while its connection is
+ * in status "connect" (TCP open, handshake running), ahead of its own ready check (INFO) and of the commands in
+ * its offline queue. Redis puts the connection in subscriber mode, the ready check is refused, ioredis fails every
+ * command it held (the namespaces' first subscriptions among them) and reconnects knowing none of the channels:
+ * the node no longer hears the others. So nothing of ours is handed to a connection in that status: it is held
+ * until the status changes, then handed over in order. At "ready" ioredis has already written its offline queue
+ * (the "ready" event comes a tick after), so the held calls follow what was queued before them; at "close" or
+ * "end" they go to the offline queue or fail as any command would.
+ */
+interface HeldCall {
+  send(): Promise<unknown>;
+  resolve(value: unknown): void;
+  reject(reason: unknown): void;
+}
+
+const held = new WeakMap<IoRedis, HeldCall[]>();
+const STATUS_EVENTS = ["ready", "close", "end", "reconnecting"] as const;
+
+/** Hands `send` to the connection now, or once it has left its handshake (see HeldCall). */
+function whenOutOfHandshake(client: IoRedis, send: () => Promise<unknown>): Promise<unknown> {
+  let calls = held.get(client);
+  if (!calls) {
+    if (client.isCluster || client.status !== "connect") return send();
+    const waiting: HeldCall[] = [];
+    calls = waiting;
+    held.set(client, waiting);
+    const release = () => {
+      if (client.status === "connect") return; // an event of an earlier connection: still in a handshake
+      held.delete(client);
+      for (const event of STATUS_EVENTS) detach(client, event, release);
+      for (const call of waiting) {
+        let sent: Promise<unknown>;
+        try {
+          sent = call.send();
+        } catch (err) {
+          sent = Promise.reject(err);
+        }
+        sent.then(call.resolve, call.reject);
+      }
+    };
+    for (const event of STATUS_EVENTS) client.on(event, release);
+  }
+  const queue = calls;
+  return new Promise((resolve, reject) => queue.push({ send, resolve, reject }));
+}
+
 function parseCount(reply: unknown): number {
   // PUBSUB NUMSUB / SHARDNUMSUB reply: [channel, count]
   const count = Array.isArray(reply) ? Number(String(reply[1])) : NaN;
@@ -122,7 +173,7 @@ export class RedisTransport {
   constructor(
     readonly pub: RedisClient,
     readonly sub: RedisClient,
-    onError: (err: unknown) => void,
+    private readonly onError: (err: unknown) => void,
   ) {
     if (isNodeRedis(pub) && isNodeRedis(sub)) this.kind = "node-redis";
     else if (isIoRedis(pub) && isIoRedis(sub)) this.kind = "ioredis";
@@ -145,7 +196,39 @@ export class RedisTransport {
         listen(ioSub, "pmessageBuffer", onPMessage),
         listen(ioSub, "smessageBuffer", onSMessage),
       );
+      if (!ioSub.isCluster) {
+        let reconnecting = false;
+        this.detachers.push(
+          listen(ioSub, "close", () => (reconnecting = true)),
+          listen(ioSub, "ready", () => {
+            if (!reconnecting) return;
+            reconnecting = false;
+            this.subscribeAgain();
+          }),
+        );
+      }
     }
+  }
+
+  /**
+   * After an ioredis connection closed and is ready again, subscribes every channel, pattern and shard channel
+   * this transport wants once more. ioredis resubscribes by itself only what Redis had confirmed on a connection
+   * that had been ready, and not at all with `autoResubscribe: false`; a subscription it failed meanwhile (a
+   * failed handshake, `maxRetriesPerRequest`) is lost otherwise. Subscribing a channel twice is harmless in
+   * Redis; the cost is one more command per channel per reconnection.
+   */
+  private subscribeAgain(): void {
+    const sub = this.sub as IoRedis;
+    const failed = (err: unknown) => this.onError(err);
+    const channels = [...this.channelHandlers.keys()];
+    if (channels.length > 0)
+      whenOutOfHandshake(sub, () => sub.subscribe(...channels)).catch(failed);
+    for (const pattern of this.patternHandlers.keys())
+      whenOutOfHandshake(sub, () => sub.psubscribe(pattern)).catch(failed);
+    const ssubscribe = sub.ssubscribe?.bind(sub);
+    if (ssubscribe)
+      for (const channel of this.shardHandlers.keys())
+        whenOutOfHandshake(sub, () => ssubscribe(channel)).catch(failed);
   }
 
   private readonly nodeListeners = new Map<string, NodeRedisListener>();
@@ -178,7 +261,10 @@ export class RedisTransport {
 
   subscribe(channels: string[], handler: ChannelHandler): Promise<unknown> {
     for (const c of channels) this.channelHandlers.set(c, handler);
-    if (this.kind === "ioredis") return (this.sub as IoRedis).subscribe(...channels);
+    if (this.kind === "ioredis") {
+      const sub = this.sub as IoRedis;
+      return whenOutOfHandshake(sub, () => sub.subscribe(...channels));
+    }
     const sub = this.sub as NodeRedis;
     return Promise.all(
       channels.map((c) => sub.subscribe(c, this.nodeListener(`c:${c}`, handler), true)),
@@ -187,7 +273,10 @@ export class RedisTransport {
 
   psubscribe(pattern: string, handler: ChannelHandler): Promise<unknown> {
     this.patternHandlers.set(pattern, handler);
-    if (this.kind === "ioredis") return (this.sub as IoRedis).psubscribe(pattern);
+    if (this.kind === "ioredis") {
+      const sub = this.sub as IoRedis;
+      return whenOutOfHandshake(sub, () => sub.psubscribe(pattern));
+    }
     return (this.sub as NodeRedis).pSubscribe(
       pattern,
       this.nodeListener(`p:${pattern}`, handler),
@@ -199,9 +288,9 @@ export class RedisTransport {
     this.shardHandlers.set(channel, handler);
     if (this.kind === "ioredis") {
       const sub = this.sub as IoRedis;
-      if (!sub.ssubscribe)
-        return Promise.reject(new Error("this `ioredis` client has no ssubscribe"));
-      return sub.ssubscribe(channel);
+      const ssubscribe = sub.ssubscribe?.bind(sub);
+      if (!ssubscribe) return Promise.reject(new Error("this `ioredis` client has no ssubscribe"));
+      return whenOutOfHandshake(sub, () => ssubscribe(channel));
     }
     const sub = this.sub as NodeRedis;
     if (!sub.sSubscribe)
@@ -211,7 +300,10 @@ export class RedisTransport {
 
   unsubscribe(channels: string[]): Promise<unknown> {
     for (const c of channels) this.channelHandlers.delete(c);
-    if (this.kind === "ioredis") return (this.sub as IoRedis).unsubscribe(...channels);
+    if (this.kind === "ioredis") {
+      const sub = this.sub as IoRedis;
+      return whenOutOfHandshake(sub, () => sub.unsubscribe(...channels));
+    }
     const sub = this.sub as NodeRedis;
     // one channel per call: node-redis mishandles several channels with a listener (node-redis#2052)
     return Promise.all(
@@ -221,15 +313,22 @@ export class RedisTransport {
 
   punsubscribe(pattern: string): Promise<unknown> {
     this.patternHandlers.delete(pattern);
-    if (this.kind === "ioredis") return (this.sub as IoRedis).punsubscribe(pattern);
+    if (this.kind === "ioredis") {
+      const sub = this.sub as IoRedis;
+      return whenOutOfHandshake(sub, () => sub.punsubscribe(pattern));
+    }
     const sub = this.sub as NodeRedis;
     return this.nodeUnsubscribe(`p:${pattern}`, (l) => sub.pUnsubscribe(pattern, l, true));
   }
 
   sunsubscribe(channel: string): Promise<unknown> {
     this.shardHandlers.delete(channel);
-    if (this.kind === "ioredis")
-      return (this.sub as IoRedis).sunsubscribe?.(channel) ?? Promise.resolve();
+    if (this.kind === "ioredis") {
+      const sub = this.sub as IoRedis;
+      const sunsubscribe = sub.sunsubscribe?.bind(sub);
+      if (!sunsubscribe) return Promise.resolve();
+      return whenOutOfHandshake(sub, () => sunsubscribe(channel));
+    }
     const sub = this.sub as NodeRedis;
     return this.nodeUnsubscribe(
       `s:${channel}`,
