@@ -37,14 +37,18 @@ async function readyClient(kind: Kind, url: string): Promise<RedisClient> {
 }
 
 /** A client that has just started connecting (its TCP connection is not open yet). */
-function connectingClient(kind: Kind, url: string): RedisClient {
+function connectingClient(
+  kind: Kind,
+  url: string,
+  options: { autoResubscribe?: boolean; maxRetriesPerRequest?: number } = {},
+): RedisClient {
   if (kind === "redis") {
     const client = createClient({ url, socket: { reconnectStrategy: () => 100 } });
     client.on("error", () => {});
     client.connect().catch(() => {});
     return client;
   }
-  const client = new Redis(url, { retryStrategy: () => 100 });
+  const client = new Redis(url, { retryStrategy: () => 100, ...options });
   client.on("error", () => {});
   return client;
 }
@@ -96,6 +100,72 @@ function expectedChannels(mode: Mode, run: Running, socketId: string, room: stri
   return out;
 }
 
+interface NodeA {
+  run: Running;
+  socketId: string;
+  /** The "news" events A's client received. */
+  news: unknown[];
+}
+
+/** A client of node A in room "room-x" (and its own), listening to "news". */
+async function clientOfA(A: Running): Promise<NodeA> {
+  const onA = A.client("/", { transports: ["websocket"] });
+  await next(onA, "connect");
+  const news: unknown[] = [];
+  onA.on("news", (n: unknown) => news.push(n));
+  return { run: A, socketId: onA.id as string, news };
+}
+
+/**
+ * Node A's adapters have every channel subscribed (counted on Redis), and node B reaches A: it counts it, finds
+ * its socket, and a broadcast to room-x arrives.
+ */
+async function assertReachable(
+  t: TestContext,
+  mode: Mode,
+  a: NodeA,
+  B: Running,
+  checker: Redis,
+  key: string,
+): Promise<void> {
+  const expected = expectedChannels(mode, a.run, a.socketId, "room-x");
+  let counts: number[] = [];
+  try {
+    await until(
+      async () => {
+        counts = await Promise.all(expected.map(([c, k]) => subscribers(checker, k, c)));
+        return counts.every((n, i) => n === expected[i]?.[2]);
+      },
+      "every channel of node A subscribed",
+      10000,
+    );
+  } finally {
+    t.diagnostic(
+      `subscribers: ${expected.map(([c], i) => `${c.slice(key.length)}=${counts[i]}`).join(" ")}`,
+    );
+  }
+  assert.equal(await B.io.of("/").adapter.serverCount(), 2);
+  assert.equal(await B.io.of("/late").adapter.serverCount(), 2);
+  const found = await B.io.fetchSockets();
+  assert.deepEqual(
+    found.map((s) => s.id),
+    [a.socketId],
+  );
+  const before = a.news.length;
+  B.io.to("room-x").emit("news", before);
+  await until(() => a.news.length === before + 1, "B's broadcast to room-x on A's client");
+}
+
+/** Node B: an ordinary node, with the namespaces "/" and "/late". */
+async function nodeB(mode: Mode, kind: Kind, key: string, clients: RedisClient[]) {
+  const pubB = await readyClient(kind, REDIS_URL);
+  const subB = await readyClient(kind, REDIS_URL);
+  clients.push(pubB, subB);
+  const B = await start({ adapter: adapterFor(mode, pubB, subB, key) as AdapterConstructor });
+  B.io.of("/late");
+  return B;
+}
+
 for (const mode of ["sharded", "classic"] as const) {
   for (const kind of ["ioredis", "redis"] as const) {
     test(`${mode} adapter (${kind}): subscriptions made while the sub client connects all reach Redis`, async (t: TestContext) => {
@@ -105,62 +175,101 @@ for (const mode of ["sharded", "classic"] as const) {
       const clients: RedisClient[] = [checker];
       const runs: Running[] = [];
       try {
-        // node B: an ordinary node, connected before anything happens
-        const pubB = await readyClient(kind, REDIS_URL);
-        const subB = await readyClient(kind, REDIS_URL);
-        clients.push(pubB, subB);
-        const B = await start({ adapter: adapterFor(mode, pubB, subB, key) as AdapterConstructor });
+        const B = await nodeB(mode, kind, key, clients);
         runs.push(B);
-        B.io.of("/late");
 
         // node A: its sub connection goes through the proxy, whose replies are held
         proxy.stallDownstream();
         const pubA = await readyClient(kind, REDIS_URL);
         const subA = connectingClient(kind, proxy.url);
         clients.push(pubA, subA);
+        let readyCount = 0;
+        const subErrors: string[] = [];
+        (subA as unknown as NodeJS.EventEmitter)
+          .on("ready", () => readyCount++)
+          .on("error", (e: Error) => subErrors.push(e.message));
         // the adapter of "/" subscribes before the connection is open (the client queues that)
         const A = await start({ adapter: adapterFor(mode, pubA, subA, key) as AdapterConstructor });
         runs.push(A);
+        const adapterErrors: string[] = [];
+        (A.io.of("/").adapter as unknown as NodeJS.EventEmitter).on("error", (e: Error) =>
+          adapterErrors.push(e.message),
+        );
         A.io.on("connection", (socket) => void socket.join("room-x"));
         await within(once(subA as unknown as NodeJS.EventEmitter, "connect"), "A's sub connection");
 
         // while the connection does its handshake: a socket joins two rooms, a namespace is created
         A.io.of("/late");
-        const onA = A.client("/", { transports: ["websocket"] });
-        await next(onA, "connect");
-        const socketId = onA.id as string;
-        const news: unknown[] = [];
-        onA.on("news", (n: unknown) => news.push(n));
-
+        const a = await clientOfA(A);
         proxy.resumeDownstream();
 
-        const expected = expectedChannels(mode, A, socketId, "room-x");
-        let counts: number[] = [];
-        try {
-          await until(
-            async () => {
-              counts = await Promise.all(expected.map(([c, k]) => subscribers(checker, k, c)));
-              return counts.every((n, i) => n === expected[i]?.[2]);
-            },
-            "every channel of node A subscribed",
-            10000,
-          );
-        } finally {
-          t.diagnostic(
-            `subscribers: ${expected.map(([c], i) => `${c.slice(key.length)}=${counts[i]}`).join(" ")}`,
-          );
-        }
+        await assertReachable(t, mode, a, B, checker, key);
+        // at once: no failed handshake, no reconnection, nothing reported
+        assert.deepEqual(subErrors, []);
+        assert.deepEqual(adapterErrors, []);
+        assert.equal(readyCount, 1, "A's sub client got ready once");
+      } finally {
+        for (const run of runs.reverse()) await run.close();
+        for (const client of clients) disconnect(client);
+        await proxy.close();
+      }
+    });
+  }
 
-        // and the other node reaches A: it counts it, finds its socket, and a room broadcast arrives
-        assert.equal(await B.io.of("/").adapter.serverCount(), 2);
-        assert.equal(await B.io.of("/late").adapter.serverCount(), 2);
-        const found = await B.io.fetchSockets();
-        assert.deepEqual(
-          found.map((s) => s.id),
-          [socketId],
-        );
-        B.io.to("room-x").emit("news", 1);
-        await until(() => news.length === 1, "B's broadcast to room-x on A's client");
+  // what ioredis itself does not resubscribe after a reconnection: every channel, with `autoResubscribe: false`;
+  // the subscriptions it failed while Redis was away (`maxRetriesPerRequest`)
+  for (const lost of ["autoResubscribe: false", "maxRetriesPerRequest: 0"] as const) {
+    test(`${mode} adapter (ioredis, ${lost}): every channel is subscribed again after the sub client reconnects`, async (t: TestContext) => {
+      const key = uniqueKey(`sub-again-${mode}`);
+      const proxy = await startTcpProxy(Number(new URL(REDIS_URL).port || 6379));
+      const checker = new Redis(REDIS_URL);
+      const clients: RedisClient[] = [checker];
+      const runs: Running[] = [];
+      try {
+        const B = await nodeB(mode, "ioredis", key, clients);
+        runs.push(B);
+        const pubA = await readyClient("ioredis", REDIS_URL);
+        clients.push(pubA);
+        let A: Running;
+        if (lost === "autoResubscribe: false") {
+          const subA = connectingClient("ioredis", proxy.url, { autoResubscribe: false });
+          clients.push(subA);
+          A = await start({
+            adapter: adapterFor(mode, pubA, subA, key) as AdapterConstructor,
+          });
+          runs.push(A);
+          A.io.on("connection", (socket) => void socket.join("room-x"));
+          A.io.of("/late");
+          const a = await clientOfA(A);
+          await assertReachable(t, mode, a, B, checker, key);
+          // the connection drops (as in a restart of Redis) and the client reconnects
+          assert.ok(proxy.cut() >= 1);
+          await within(
+            once(subA as unknown as NodeJS.EventEmitter, "ready"),
+            "A's sub reconnecting",
+          );
+          await assertReachable(t, mode, a, B, checker, key);
+        } else {
+          // Redis unreachable when node A starts: every (S|P)SUBSCRIBE fails at the first retry
+          proxy.refuse(true);
+          const subA = connectingClient("ioredis", proxy.url, { maxRetriesPerRequest: 0 });
+          clients.push(subA);
+          const errors: string[] = [];
+          A = await start({
+            adapter: adapterFor(mode, pubA, subA, key) as AdapterConstructor,
+          });
+          runs.push(A);
+          (A.io.of("/").adapter as unknown as NodeJS.EventEmitter).on("error", (e: Error) =>
+            errors.push(e.message),
+          );
+          A.io.on("connection", (socket) => void socket.join("room-x"));
+          A.io.of("/late");
+          const a = await clientOfA(A);
+          await until(() => errors.length > 0, "a failed subscription reported");
+          t.diagnostic(`A's errors: ${JSON.stringify(errors.slice(0, 3))}`);
+          proxy.refuse(false);
+          await assertReachable(t, mode, a, B, checker, key);
+        }
       } finally {
         for (const run of runs.reverse()) await run.close();
         for (const client of clients) disconnect(client);

@@ -4,7 +4,8 @@
  * crashed NAT or a frozen peer), and connections opened afterwards work normally. `blackHole("subscribers")` does
  * that only to the connections that sent a (S|P)SUBSCRIBE (a Redis client's pub/sub connection).
  * `stallDownstream()` stops reading what the server sends (the connections' bytes pile up in the kernel, then in
- * the server, as behind a client that stopped reading) until `resumeDownstream()`.
+ * the server, as behind a client that stopped reading) until `resumeDownstream()`. `cut()` closes the connections
+ * open now (as a server restart would); `refuse(true)` closes every new connection at once until `refuse(false)`.
  */
 import { createServer, connect, type AddressInfo, type Server, type Socket } from "node:net";
 
@@ -20,6 +21,10 @@ export interface TcpProxy {
   /** Stops reading from the server on every connection, open now or opened later, until `resumeDownstream()`. */
   stallDownstream(): void;
   resumeDownstream(): void;
+  /** Closes the connections open now, both sides; returns how many there were. */
+  cut(): number;
+  /** While on, a new connection is closed as soon as it is accepted. */
+  refuse(on: boolean): void;
   close(): Promise<void>;
 }
 
@@ -27,7 +32,12 @@ export interface TcpProxy {
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const pairs = new Set<{ client: Socket; upstream: Socket; open: boolean; subscriber: boolean }>();
   let stalled = false;
+  let refusing = false;
   const server: Server = createServer((client) => {
+    if (refusing) {
+      client.destroy();
+      return;
+    }
     const upstream = connect(targetPort, "127.0.0.1");
     if (stalled) upstream.pause();
     const pair = { client, upstream, open: true, subscriber: false };
@@ -68,6 +78,17 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     resumeDownstream() {
       stalled = false;
       for (const { upstream } of pairs) upstream.resume();
+    },
+    cut() {
+      const n = pairs.size;
+      for (const { client, upstream } of [...pairs]) {
+        client.destroy();
+        upstream.destroy();
+      }
+      return n;
+    },
+    refuse(on) {
+      refusing = on;
     },
     close: () =>
       new Promise<void>((resolve) => {
