@@ -5,6 +5,8 @@
  * with none of the channels. A TCP proxy in front of the shared Redis holds the sub connection's replies so that
  * room joins and a new namespace certainly happen in that window; once the replies flow, every channel the
  * adapters want must be subscribed (PUBSUB SHARDNUMSUB / NUMSUB on Redis) and the other node must reach this one.
+ * Then what ioredis does not resubscribe by itself after a reconnection (every channel with `autoResubscribe:
+ * false`; the subscriptions it failed under `maxRetriesPerRequest` while Redis was unreachable) must be back too.
  */
 import assert from "node:assert/strict";
 import { once } from "node:events";
