@@ -17,7 +17,7 @@
  */
 import type { EngineTrafficCounter } from "../diagnostics";
 import type { Packet, PacketType } from "./packet";
-import { TYPES_BY_CHAR } from "./packet";
+import { TYPE_DIGITS, TYPES_BY_CHAR } from "./packet";
 import { allocateChunk, SPILL_CHUNK_BYTES } from "./transports/spill";
 
 const TYPE_MASK = 0x07;
@@ -27,17 +27,6 @@ export const RECORD_BINARY = 0x08;
 export const RECORD_NO_COMPRESS = 0x10;
 /** Flags and length. */
 const HEADER_BYTES = 5;
-
-const TYPE_DIGITS: Readonly<Record<PacketType, number>> = {
-  open: 0,
-  close: 1,
-  ping: 2,
-  pong: 3,
-  message: 4,
-  upgrade: 5,
-  noop: 6,
-  error: 4,
-};
 
 /** Scratch for a record header being written or read (records are handled one at a time). */
 const header = Buffer.alloc(HEADER_BYTES);

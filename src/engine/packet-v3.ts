@@ -8,19 +8,8 @@
  *   packet's bytes start with its type byte).
  */
 import { EngineErrorMessages } from "./errors";
-import { type Packet, type PacketType, type RawData, TYPES_BY_CHAR } from "./packet";
+import { type Packet, type RawData, TYPE_DIGITS, TYPES_BY_CHAR } from "./packet";
 import type { EngineProtocol } from "./protocol";
-
-const TYPE_NUMBERS: Readonly<Record<PacketType, number>> = {
-  open: 0,
-  close: 1,
-  ping: 2,
-  pong: 3,
-  message: 4,
-  upgrade: 5,
-  noop: 6,
-  error: 4,
-};
 
 const ERROR_PACKET: Packet = Object.freeze({
   type: "error",
@@ -35,7 +24,7 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 /** A packet's text form: type digit + data, or "b" + type digit + base64 for binary data. */
 export function encodeTextV3(packet: Packet): string {
   const data = packet.data;
-  const type = TYPE_NUMBERS[packet.type];
+  const type = TYPE_DIGITS[packet.type];
   if (data === undefined) return String(type);
   if (typeof data === "string") return type + data;
   return "b" + type + data.toString("base64");
@@ -83,7 +72,7 @@ export function encodePayloadV3(
     const data = packet.data;
     if (Buffer.isBuffer(data)) {
       parts.push(
-        Buffer.from([1, ...lengthDigits(data.length + 1), 0xff, TYPE_NUMBERS[packet.type]]),
+        Buffer.from([1, ...lengthDigits(data.length + 1), 0xff, TYPE_DIGITS[packet.type]]),
         data,
       );
     } else {
@@ -118,9 +107,9 @@ export function decodeWebSocketV3(data: RawData): Packet {
 export function encodeForWebSocketV3(packet: Packet): RawData {
   const data = packet.data;
   if (Buffer.isBuffer(data)) {
-    return Buffer.concat([Buffer.from([TYPE_NUMBERS[packet.type]]), data]);
+    return Buffer.concat([Buffer.from([TYPE_DIGITS[packet.type]]), data]);
   }
-  return data === undefined ? String(TYPE_NUMBERS[packet.type]) : TYPE_NUMBERS[packet.type] + data;
+  return data === undefined ? String(TYPE_DIGITS[packet.type]) : TYPE_DIGITS[packet.type] + data;
 }
 
 /** Decodes a polling body (text or binary payload); a bad packet ends the list as an `error` packet. */

@@ -51,6 +51,18 @@ export const TYPE_CODES: Readonly<Record<PacketType, number>> = {
   error: 0,
 };
 
+/** The packet type as its digit; "error", which has none, is written as a message (the text of an error reply). */
+export const TYPE_DIGITS: Readonly<Record<PacketType, number>> = {
+  open: 0,
+  close: 1,
+  ping: 2,
+  pong: 3,
+  message: 4,
+  upgrade: 5,
+  noop: 6,
+  error: 4,
+};
+
 /** The packet types by their digit (0-6), the same in Engine.IO 3 and 4. */
 export const TYPES_BY_CHAR: readonly PacketType[] = [
   "open",
