@@ -13,9 +13,10 @@ async function freePort() {
   return port;
 }
 
-// Starts `redis-server` (no persistence) on a free port; resolves once it accepts connections.
-export async function startPrivateRedis() {
-  const port = await freePort();
+// Starts `redis-server` (no persistence) on `port` (a free one by default: a restart passes the old one);
+// resolves once it accepts connections.
+export async function startPrivateRedis(port) {
+  port ??= await freePort();
   const child = spawn(
     "redis-server",
     ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
@@ -53,6 +54,14 @@ export async function startPrivateRedis() {
       process.off("exit", killOnExit);
       const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGTERM");
+      await exited;
+    },
+    // a crash, as an outage
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      process.off("exit", killOnExit);
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGKILL");
       await exited;
     },
   };

@@ -11,12 +11,12 @@
 // then started again (--outage pause: `CLIENT PAUSE … ALL` instead: connections open, nothing answered). The
 // node's V8 heap (after a full GC) is sampled every second. The Redis clients have their default options, as an
 // application would have them. --dist points at another build (e.g. of the commit before a change) to compare.
-import { execFile, fork, spawn } from "node:child_process";
+import { execFile, fork } from "node:child_process";
 import { once } from "node:events";
 import http from "node:http";
 import { createRequire } from "node:module";
-import net from "node:net";
 import path from "node:path";
+import { startPrivateRedis } from "./cluster-redis.mjs";
 
 const require = createRequire(import.meta.url);
 const argValue = (name, fallback) => {
@@ -47,39 +47,6 @@ async function localClient() {
     }
   });
   process.send("ready");
-}
-
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function startRedis(port) {
-  const child = spawn(
-    "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-    { stdio: ["ignore", "pipe", "ignore"] },
-  );
-  let out = "";
-  await new Promise((resolve, reject) => {
-    child.stdout.on("data", (chunk) => {
-      out += chunk;
-      if (out.includes("Ready to accept connections")) resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
-  });
-  child.stdout.resume();
-  process.once("exit", () => child.kill("SIGKILL"));
-  return {
-    async kill() {
-      const exited = once(child, "exit");
-      child.kill("SIGKILL");
-      await exited;
-    },
-  };
 }
 
 function heapMB() {
@@ -117,8 +84,8 @@ async function main() {
   );
   const { Server } = require(path.join(dist, "index.js"));
 
-  const port = await freePort();
-  let redis = await startRedis(port);
+  let redis = await startPrivateRedis();
+  const port = redis.port;
   const clients = [await redisClient(kind, port)];
   let adapter;
   if (mode === "streams") {
@@ -203,7 +170,7 @@ async function main() {
   const end = heapMB();
   const sentDuring = sent - sentBefore;
   const receivedDuring = (await ask("count")) - receivedBefore;
-  if (outage !== "pause") redis = await startRedis(port);
+  if (outage !== "pause") redis = await startPrivateRedis(port);
   const restartedAt = Date.now();
   let after = heapMB();
   for (let i = 0; i < 60 && after > before + 1; i++) {

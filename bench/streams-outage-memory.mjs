@@ -10,12 +10,12 @@
 // `CLIENT PAUSE` for --seconds instead: connections stay open and nothing is answered). The node's V8 heap
 // (after a full GC) is sampled every second. The Redis client is created with its defaults, as an application
 // would. --dist points at another build (e.g. one of the commit before a change) to compare.
-import { execFile, fork, spawn } from "node:child_process";
+import { execFile, fork } from "node:child_process";
 import { once } from "node:events";
 import http from "node:http";
 import { createRequire } from "node:module";
-import net from "node:net";
 import path from "node:path";
+import { startPrivateRedis } from "./cluster-redis.mjs";
 
 const require = createRequire(import.meta.url);
 const argValue = (name, fallback) => {
@@ -64,39 +64,6 @@ async function clients() {
   process.send("ready");
 }
 
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function startRedis(port) {
-  const child = spawn(
-    "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-    { stdio: ["ignore", "pipe", "ignore"] },
-  );
-  let out = "";
-  await new Promise((resolve, reject) => {
-    child.stdout.on("data", (chunk) => {
-      out += chunk;
-      if (out.includes("Ready to accept connections")) resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
-  });
-  child.stdout.resume();
-  process.once("exit", () => child.kill("SIGKILL"));
-  return {
-    async kill() {
-      const exited = once(child, "exit");
-      child.kill("SIGKILL");
-      await exited;
-    },
-  };
-}
-
 function heapMB() {
   globalThis.gc();
   globalThis.gc();
@@ -117,8 +84,8 @@ async function main() {
   const { Server } = require(path.join(dist, "index.js"));
   const { createAdapter } = require(path.join(dist, "adapters/redis-streams/index.js"));
 
-  const port = await freePort();
-  let redis = await startRedis(port);
+  let redis = await startPrivateRedis();
+  const port = redis.port;
   let client;
   if (kind === "ioredis") {
     const { Redis } = require("ioredis");
@@ -197,7 +164,7 @@ async function main() {
   }
   const end = heapMB();
   const sentDuring = (await ask("count")) - sentBefore;
-  if (outage !== "pause") redis = await startRedis(port);
+  if (outage !== "pause") redis = await startPrivateRedis(port);
   const restartedAt = Date.now();
   // back: until the backlog is written (heap back near its level before the outage)
   let after = heapMB();
