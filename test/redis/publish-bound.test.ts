@@ -8,39 +8,24 @@
  *   known locally, instead of waiting for answers that cannot come.
  */
 import assert from "node:assert/strict";
-import { once } from "node:events";
 import { test, type TestContext } from "node:test";
-import { Redis } from "ioredis";
 import { createClient } from "redis";
 import type { Socket as ClientSocket } from "socket.io-client";
 import type { AdapterConstructor, Namespace } from "../../src";
 import { createAdapter, createShardedAdapter } from "../../src/adapters/redis";
 import { PUBLISH_REFUSED, type PendingPublishes } from "../../src/adapters/redis/pending-publishes";
-import {
-  createAdapter as createStreamsAdapter,
-  type RedisClient,
-} from "../../src/adapters/redis-streams";
+import { createAdapter as createStreamsAdapter } from "../../src/adapters/redis-streams";
 import { disconnect } from "../../src/adapters/redis-streams/commands";
 import { next, start, type Running } from "../support/io";
-import { startPrivateRedis, type PrivateRedis } from "../support/redis-server";
+import {
+  retryingRedisClient,
+  startPrivateRedis,
+  type PrivateRedis,
+  type RedisKind,
+} from "../support/redis-server";
 import { uniqueKey, until, within } from "./cluster";
 
-type Kind = "redis" | "ioredis";
 type Mode = "classic" | "sharded" | "streams";
-
-/** A connected client that retries every 200 ms while Redis is away (and holds its commands meanwhile). */
-async function redisClient(kind: Kind, url: string): Promise<RedisClient> {
-  if (kind === "redis") {
-    const client = createClient({ url, socket: { reconnectStrategy: () => 200 } });
-    client.on("error", () => {});
-    await client.connect();
-    return client;
-  }
-  const client = new Redis(url, { retryStrategy: () => 200 });
-  client.on("error", () => {});
-  await once(client, "ready");
-  return client;
-}
 
 interface Bound {
   maxPendingPublishes?: number;
@@ -48,8 +33,14 @@ interface Bound {
 }
 
 /** A node of `mode` on `redis`; its Redis clients are closed by the returned `close`. */
-async function node(mode: Mode, kind: Kind, redis: PrivateRedis, key: string, bound: Bound = {}) {
-  const pub = await redisClient(kind, redis.url);
+async function node(
+  mode: Mode,
+  kind: RedisKind,
+  redis: PrivateRedis,
+  key: string,
+  bound: Bound = {},
+) {
+  const pub = await retryingRedisClient(kind, redis.url);
   const clients = [pub];
   let adapter: unknown;
   if (mode === "streams")
@@ -62,7 +53,7 @@ async function node(mode: Mode, kind: Kind, redis: PrivateRedis, key: string, bo
       ...bound,
     });
   else {
-    const sub = await redisClient(kind, redis.url);
+    const sub = await retryingRedisClient(kind, redis.url);
     clients.push(sub);
     adapter =
       mode === "classic"

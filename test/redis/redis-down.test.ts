@@ -5,41 +5,21 @@
  * within their bounds; the streams adapter's reader takes a new connection when an XREAD goes unanswered.
  */
 import assert from "node:assert/strict";
-import { once } from "node:events";
 import { test, type TestContext } from "node:test";
-import { Redis } from "ioredis";
-import { createClient } from "redis";
 import type { Socket as ClientSocket } from "socket.io-client";
 import type { AdapterConstructor, Namespace } from "../../src";
 import { createAdapter, createShardedAdapter } from "../../src/adapters/redis";
 import {
   createAdapter as createStreamsAdapter,
   REDIS_ANSWER_DEADLINE_MS,
-  type RedisClient,
   type RedisStreamsAdapterOptions,
 } from "../../src/adapters/redis-streams";
 import { disconnect } from "../../src/adapters/redis-streams/commands";
 import { drop, pidOf, reconnect } from "../recovery/support";
 import { next, start, type Running } from "../support/io";
-import { startPrivateRedis, type PrivateRedis } from "../support/redis-server";
+import { retryingRedisClient, startPrivateRedis, type PrivateRedis } from "../support/redis-server";
 import { startTcpProxy } from "../support/tcp-proxy";
 import { uniqueKey, until, within } from "./cluster";
-
-type Kind = "redis" | "ioredis";
-
-/** A connected client that retries every 200 ms while Redis is away (and holds its commands meanwhile). */
-async function redisClient(kind: Kind, url: string): Promise<RedisClient> {
-  if (kind === "redis") {
-    const client = createClient({ url, socket: { reconnectStrategy: () => 200 } });
-    client.on("error", () => {});
-    await client.connect();
-    return client;
-  }
-  const client = new Redis(url, { retryStrategy: () => 200 });
-  client.on("error", () => {});
-  await once(client, "ready");
-  return client;
-}
 
 function streamsOptions(key: string): RedisStreamsAdapterOptions {
   return {
@@ -99,7 +79,7 @@ for (const kind of ["redis", "ioredis"] as const) {
     const redis = await startPrivateRedis();
     const unhandled = trackUnhandled();
     const key = uniqueKey(`down-restore-${kind}`);
-    const client = await redisClient(kind, redis.url);
+    const client = await retryingRedisClient(kind, redis.url);
     const run = await start({
       adapter: createStreamsAdapter(client, streamsOptions(key)) as AdapterConstructor,
       connectionStateRecovery: {},
@@ -137,12 +117,12 @@ for (const kind of ["redis", "ioredis"] as const) {
 type Mode = "classic" | "sharded" | "streams";
 
 async function nodeWithAdapter(mode: Mode, redis: PrivateRedis, key: string) {
-  const pub = await redisClient("redis", redis.url);
+  const pub = await retryingRedisClient("redis", redis.url);
   const clients = [pub];
   let adapter: unknown;
   if (mode === "streams") adapter = createStreamsAdapter(pub, streamsOptions(key));
   else {
-    const sub = await redisClient("redis", redis.url);
+    const sub = await retryingRedisClient("redis", redis.url);
     clients.push(sub);
     adapter =
       mode === "classic"
@@ -236,8 +216,8 @@ for (const kind of ["redis", "ioredis"] as const) {
     const proxy = await startTcpProxy(redis.port);
     const unhandled = trackUnhandled();
     const key = uniqueKey(`silent-${kind}`);
-    const direct = await redisClient(kind, redis.url);
-    const proxied = await redisClient(kind, proxy.url);
+    const direct = await retryingRedisClient(kind, redis.url);
+    const proxied = await retryingRedisClient(kind, proxy.url);
     const A = await start({
       adapter: createStreamsAdapter(direct, streamsOptions(key)) as AdapterConstructor,
       connectionStateRecovery: {},
@@ -289,8 +269,8 @@ test("streams adapter: a Redis paused longer than the watchdog (CLIENT PAUSE) lo
   const unhandled = trackUnhandled();
   const key = uniqueKey("paused");
   const [a, b] = await Promise.all([
-    redisClient("redis", redis.url),
-    redisClient("redis", redis.url),
+    retryingRedisClient("redis", redis.url),
+    retryingRedisClient("redis", redis.url),
   ]);
   const A = await start({
     adapter: createStreamsAdapter(a, streamsOptions(key)) as AdapterConstructor,

@@ -9,11 +9,8 @@
  *   (plus the time to connect).
  */
 import assert from "node:assert/strict";
-import { once } from "node:events";
 import { test, type TestContext } from "node:test";
-import { Redis } from "ioredis";
 import * as notepack from "notepack.io";
-import { createClient } from "redis";
 import type { Socket as ClientSocket } from "socket.io-client";
 import type { AdapterConstructor, Namespace } from "../../src";
 import {
@@ -27,25 +24,9 @@ import { disconnect } from "../../src/adapters/redis-streams/commands";
 import { SESSION_WRITES_IN_FLIGHT } from "../../src/adapters/redis-streams/session-writer";
 import { pidOf } from "../recovery/support";
 import { next, start, type Running } from "../support/io";
-import { startPrivateRedis, type PrivateRedis } from "../support/redis-server";
+import { retryingRedisClient, startPrivateRedis, type PrivateRedis } from "../support/redis-server";
 import { startTcpProxy } from "../support/tcp-proxy";
 import { uniqueKey, until, within } from "./cluster";
-
-type Kind = "redis" | "ioredis";
-
-/** A connected client that retries every 200 ms while Redis is away (and holds its commands meanwhile). */
-async function redisClient(kind: Kind, url: string): Promise<RedisClient> {
-  if (kind === "redis") {
-    const client = createClient({ url, socket: { reconnectStrategy: () => 200 } });
-    client.on("error", () => {});
-    await client.connect();
-    return client;
-  }
-  const client = new Redis(url, { retryStrategy: () => 200 });
-  client.on("error", () => {});
-  await once(client, "ready");
-  return client;
-}
 
 function options(key: string, extra: RedisStreamsAdapterOptions = {}): RedisStreamsAdapterOptions {
   return {
@@ -137,7 +118,7 @@ for (const kind of ["redis", "ioredis"] as const) {
     const redis = await startPrivateRedis();
     const unhandled = trackUnhandled();
     const key = uniqueKey(`saves-${kind}`);
-    const client = await redisClient(kind, redis.url);
+    const client = await retryingRedisClient(kind, redis.url);
     const run = await nodeWithRooms(client, options(key));
     const errors = adapterErrors(run.io.of("/"));
     try {
@@ -188,7 +169,7 @@ for (const kind of ["redis", "ioredis"] as const) {
     const unhandled = trackUnhandled();
     const key = uniqueKey(`saves-cap-${kind}`);
     const cap = 10;
-    const client = await redisClient(kind, redis.url);
+    const client = await retryingRedisClient(kind, redis.url);
     const run = await nodeWithRooms(client, options(key, { maxPendingSessionSaves: cap }));
     const errors = adapterErrors(run.io.of("/"));
     try {
@@ -241,7 +222,7 @@ for (const kind of ["redis", "ioredis"] as const) {
     const redis = await startPrivateRedis();
     const unhandled = trackUnhandled();
     const key = uniqueKey(`saves-paused-${kind}`);
-    const client = await redisClient(kind, redis.url);
+    const client = await retryingRedisClient(kind, redis.url);
     const run = await nodeWithRooms(client, options(key));
     try {
       const sockets = await connectAll(run, SOCKETS);
@@ -293,8 +274,8 @@ for (const kind of ["redis", "ioredis"] as const) {
     const unhandled = trackUnhandled();
     const key = uniqueKey(`silent-sub-${kind}`);
     const interval = 1000;
-    const direct = await redisClient(kind, redis.url);
-    const proxied = await redisClient(kind, proxy.url);
+    const direct = await retryingRedisClient(kind, redis.url);
+    const proxied = await retryingRedisClient(kind, proxy.url);
     const A = await start({
       adapter: createAdapter(direct, options(key)) as AdapterConstructor,
       closeTimeout: 1000,

@@ -4,7 +4,30 @@
  * persistence. The pub/sub state is read with redis-cli, independently of the clients under test.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { Redis } from "ioredis";
+import { createClient } from "redis";
+import type { RedisClient } from "../../src/adapters/redis/client";
 import { freePort } from "./net";
+
+export type RedisKind = "redis" | "ioredis";
+
+/**
+ * A connected client (node-redis or ioredis) that retries every 200 ms while Redis is away (and holds its commands
+ * meanwhile), for tests of outages.
+ */
+export async function retryingRedisClient(kind: RedisKind, url: string): Promise<RedisClient> {
+  if (kind === "redis") {
+    const client = createClient({ url, socket: { reconnectStrategy: () => 200 } });
+    client.on("error", () => {});
+    await client.connect();
+    return client;
+  }
+  const client = new Redis(url, { retryStrategy: () => 200 });
+  client.on("error", () => {});
+  await once(client, "ready");
+  return client;
+}
 
 export interface PrivateRedis {
   readonly port: number;
